@@ -1,0 +1,14 @@
+//! The async layer: sends the protocol's requests through an [`HttpClient`].
+
+mod error;
+mod http;
+mod oauth_client;
+mod oidc;
+#[cfg(feature = "reqwest")]
+mod reqwest_client;
+
+pub use error::Error;
+pub use http::{BoxFuture, HttpClient, HttpError};
+pub use oauth_client::{Endpoints, OAuthClient, OAuthClientBuilder, ensure_secure_url};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder};

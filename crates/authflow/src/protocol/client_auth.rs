@@ -1,0 +1,195 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3).
+
+use base64::Engine as _;
+use http::{HeaderMap, HeaderValue, header};
+
+use super::form::Form;
+use crate::types::{ClientId, ClientSecret};
+
+/// How the client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthentication {
+    /// A public client: only `client_id` is sent (RFC 6749 §2.1; native and browser apps).
+    None,
+    /// `client_secret_basic`: HTTP Basic with id and secret form-urlencoded first
+    /// (RFC 6749 §2.3.1).
+    SecretBasic(ClientSecret),
+    /// `client_secret_post`: id and secret in the form body.
+    SecretPost(ClientSecret),
+}
+
+impl ClientAuthentication {
+    /// The method's registered name (RFC 7591 §2), as discovery metadata lists it.
+    pub fn method_name(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::SecretBasic(_) => "client_secret_basic",
+            Self::SecretPost(_) => "client_secret_post",
+        }
+    }
+}
+
+/// A client's identity and how it authenticates.
+///
+/// ```
+/// use authflow::protocol::Credentials;
+/// use authflow::types::{ClientId, ClientSecret};
+/// let creds = Credentials::secret_basic(
+///     ClientId::new("app").unwrap(),
+///     ClientSecret::new("s:e%c+r=e/t").unwrap(),
+/// );
+/// assert_eq!(creds.authentication().method_name(), "client_secret_basic");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    client_id: ClientId,
+    auth: ClientAuthentication,
+}
+
+impl Credentials {
+    /// Any identity and method.
+    pub fn new(client_id: ClientId, auth: ClientAuthentication) -> Self {
+        Self { client_id, auth }
+    }
+
+    /// A public client (no secret).
+    pub fn public(client_id: ClientId) -> Self {
+        Self::new(client_id, ClientAuthentication::None)
+    }
+
+    /// A confidential client using `client_secret_basic`.
+    pub fn secret_basic(client_id: ClientId, secret: ClientSecret) -> Self {
+        Self::new(client_id, ClientAuthentication::SecretBasic(secret))
+    }
+
+    /// A confidential client using `client_secret_post`.
+    pub fn secret_post(client_id: ClientId, secret: ClientSecret) -> Self {
+        Self::new(client_id, ClientAuthentication::SecretPost(secret))
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// The authentication method.
+    pub fn authentication(&self) -> &ClientAuthentication {
+        &self.auth
+    }
+
+    /// The same identity with another method: for the fallback from basic to post when a
+    /// server answers `invalid_client`.
+    #[must_use]
+    pub fn with_authentication(&self, auth: ClientAuthentication) -> Self {
+        Self::new(self.client_id.clone(), auth)
+    }
+
+    /// Adds the `Authorization` header or form fields for this method.
+    pub(crate) fn apply(&self, headers: &mut HeaderMap, form: &mut Form) {
+        match &self.auth {
+            ClientAuthentication::None => form.push("client_id", self.client_id.as_str()),
+            ClientAuthentication::SecretPost(secret) => {
+                form.push("client_id", self.client_id.as_str());
+                form.push("client_secret", secret.secret());
+            }
+            ClientAuthentication::SecretBasic(secret) => {
+                let value = basic_authorization(&self.client_id, secret);
+                headers.insert(header::AUTHORIZATION, value);
+            }
+        }
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`, marked sensitive (RFC 6749 §2.3.1).
+pub fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut raw = zeroize::Zeroizing::new(format!(
+        "{}:{}",
+        encode(id.as_str()),
+        encode(secret.secret())
+    ));
+    let b64 =
+        zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()));
+    raw.clear();
+    let mut value = HeaderValue::try_from(format!("Basic {}", b64.as_str()))
+        // Base64 output is always a valid header value.
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+/// Decodes `Basic` credentials as RFC 6749 §2.3.1 asks (base64, then form-urldecode each
+/// half). For servers: the development provider and test servers.
+pub fn decode_basic_authorization(value: &str) -> Option<(String, String)> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (id, secret) = raw.split_once(':')?;
+    let decode = |s: &str| -> String {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Some((decode(id), decode(secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(s: &str) -> ClientId {
+        ClientId::new(s).unwrap()
+    }
+
+    #[test]
+    fn basic_form_encodes_before_base64() {
+        // RFC 6749 §2.3.1: ':' in the id and '%', '+', ' ' in the secret are encoded first.
+        let v = basic_authorization(&id("a:b"), &ClientSecret::new("p%+ x").unwrap());
+        assert!(v.is_sensitive());
+        let s = v.to_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(s.strip_prefix("Basic ").unwrap())
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:p%25%2B+x");
+    }
+
+    #[test]
+    fn public_and_post_put_fields_in_the_form() {
+        let mut h = HeaderMap::new();
+        let mut f = Form::new();
+        Credentials::public(id("cli")).apply(&mut h, &mut f);
+        assert!(h.is_empty());
+        assert_eq!(String::from_utf8(f.encode()).unwrap(), "client_id=cli");
+        let mut f = Form::new();
+        Credentials::secret_post(id("c"), ClientSecret::new("s&=").unwrap()).apply(&mut h, &mut f);
+        assert_eq!(
+            String::from_utf8(f.encode()).unwrap(),
+            "client_id=c&client_secret=s%26%3D"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let c = Credentials::secret_basic(id("c"), ClientSecret::new("hunter2").unwrap());
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    proptest! {
+        #[test]
+        fn basic_round_trip(idv in "[ -~]{1,40}", secret in "[ -~]{1,60}") {
+            let v = basic_authorization(&id(&idv), &ClientSecret::new(secret.clone()).unwrap());
+            let (i, s) = decode_basic_authorization(v.to_str().unwrap()).unwrap();
+            prop_assert_eq!(i, idv);
+            prop_assert_eq!(s, secret);
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! A token store in one JSON file: atomic replace, fsync, mode 0600 in a 0700 directory.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::store::{StoreError, StoreLock, TokenStore};
+use super::token_set::{FORMAT_VERSION, TokenSet};
+use crate::client::BoxFuture;
+
+/// One JSON file per profile.
+///
+/// `save` writes a temporary file next to the target (mode 0600), fsyncs it, renames it
+/// over the target and fsyncs the directory, so a crash leaves the old file or the new one.
+/// A file that does not parse is moved aside (`*.corrupt-<time>`), never overwritten.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), authflow::session::StoreError> {
+/// use authflow::session::{FileStore, TokenStore};
+/// let store = FileStore::new("/home/me/.local/share/authflow/tokens/default.json");
+/// if let Some(tokens) = store.load().await? {
+///     println!("expires at {:?}", tokens.expires_at);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    /// A store at `path`. Nothing is touched until the first call.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Reads the file on the calling thread (for programs without a runtime, and for
+    /// latency-critical callers such as `authflow token`).
+    pub fn load_blocking(&self) -> Result<Option<TokenSet>, StoreError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(e)),
+        };
+        check_private(&self.path)?;
+        let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(self.keep_aside(&format!(
+                    "not JSON: line {} column {}",
+                    e.line(),
+                    e.column()
+                )));
+            }
+        };
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        match version {
+            Some(v) if v > u64::from(FORMAT_VERSION) => {
+                return Err(StoreError::NewerFormat {
+                    path: self.path.clone(),
+                    found: u32::try_from(v).unwrap_or(u32::MAX),
+                    supported: FORMAT_VERSION,
+                });
+            }
+            None => return Err(self.keep_aside("no format version")),
+            Some(_) => {}
+        }
+        match serde_json::from_value::<TokenSet>(value) {
+            Ok(set) => Ok(Some(set)),
+            // serde's message may quote a value; keep only its position-free category.
+            Err(_) => Err(self.keep_aside("fields missing or of the wrong type")),
+        }
+    }
+
+    /// Writes the file atomically on the calling thread.
+    pub fn save_blocking(&self, tokens: &TokenSet) -> Result<(), StoreError> {
+        let dir = self.parent();
+        create_private_dir(dir).map_err(|e| self.io(e))?;
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec_pretty(tokens)
+                .map_err(|e| StoreError::Backend(format!("cannot encode tokens: {e}")))?,
+        );
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}-{}",
+            self.file_name(),
+            std::process::id(),
+            unique_suffix()
+        ));
+        let result = (|| {
+            let mut f = private_file(&tmp)?;
+            f.write_all(&json)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            drop(f);
+            fs::rename(&tmp, &self.path)?;
+            sync_dir(dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| self.io(e))
+    }
+
+    /// Removes the file on the calling thread. A missing file is fine.
+    pub fn clear_blocking(&self) -> Result<(), StoreError> {
+        match fs::remove_file(&self.path) {
+            Ok(()) => sync_dir(self.parent()).map_err(|e| self.io(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn parent(&self) -> &Path {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tokens".into())
+    }
+
+    fn keep_aside(&self, reason: &str) -> StoreError {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let kept_as = self
+            .path
+            .with_file_name(format!("{}.corrupt-{secs}", self.file_name()));
+        match fs::rename(&self.path, &kept_as) {
+            Ok(()) => StoreError::Corrupt {
+                path: self.path.clone(),
+                kept_as,
+                reason: reason.to_owned(),
+            },
+            Err(e) => self.io(e),
+        }
+    }
+}
+
+impl TokenStore for FileStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>, StoreError>> {
+        let this = self.clone();
+        Box::pin(async move { blocking(move || this.load_blocking()).await })
+    }
+
+    fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<(), StoreError>> {
+        let this = self.clone();
+        let tokens = tokens.clone();
+        Box::pin(async move { blocking(move || this.save_blocking(&tokens)).await })
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        let this = self.clone();
+        Box::pin(async move { blocking(move || this.clear_blocking()).await })
+    }
+
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock, StoreError>> {
+        let this = self.clone();
+        Box::pin(async move { blocking(move || this.lock_blocking()).await })
+    }
+}
+
+impl FileStore {
+    /// Takes the cross-process refresh lock (`<file>.lock`, an OS file lock that the
+    /// kernel releases if the process dies), waiting for it on the calling thread.
+    pub fn lock_blocking(&self) -> Result<StoreLock, StoreError> {
+        create_private_dir(self.parent()).map_err(|e| self.io(e))?;
+        let path = self
+            .path
+            .with_file_name(format!("{}.lock", self.file_name()));
+        let file = open_lock_file(&path).map_err(|e| self.io(e))?;
+        file.lock().map_err(|e| self.io(e))?;
+        Ok(StoreLock::new(file))
+    }
+}
+
+#[cfg(unix)]
+fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_lock_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// File I/O off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+}
+
+fn unique_suffix() -> String {
+    let mut b = [0u8; 6];
+    crate::random::RandomSource::fill(&mut crate::random::OsRandom, &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    // Our own directory is tightened even if something else created it.
+    let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn private_file(path: &Path) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(path)
+        .map_err(|e| StoreError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(StoreError::Permissions {
+            path: path.to_owned(),
+            mode: mode & 0o777,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{AccessToken, RefreshToken};
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn tmpdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("authflow-store-{}", unique_suffix()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn set(n: &str) -> TokenSet {
+        TokenSet::new(AccessToken::new(format!("at-{n}")).unwrap())
+            .with_refresh_token(Some(RefreshToken::new(format!("rt-{n}")).unwrap()))
+    }
+
+    #[test]
+    fn save_load_clear_with_private_modes() {
+        let root = tmpdir();
+        let store = FileStore::new(root.join("nested/authflow/default.json"));
+        assert!(store.load_blocking().unwrap().is_none());
+        store.save_blocking(&set("1")).unwrap();
+        store.save_blocking(&set("2")).unwrap();
+        let loaded = store.load_blocking().unwrap().unwrap();
+        assert_eq!(loaded.refresh_token.unwrap().secret(), "rt-2");
+        let fmode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        let dmode = fs::metadata(store.path().parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!((fmode, dmode), (0o600, 0o700));
+        let leftovers: Vec<_> = fs::read_dir(store.path().parent().unwrap())
+            .unwrap()
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+        store.clear_blocking().unwrap();
+        store.clear_blocking().unwrap();
+        assert!(store.load_blocking().unwrap().is_none());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn corrupt_file_is_kept_aside_not_overwritten() {
+        let root = tmpdir();
+        let path = root.join("p.json");
+        fs::write(&path, b"{\"version\":1,\"access_token\":\"SECRET-AT\"").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let err = FileStore::new(&path).load_blocking().unwrap_err();
+        let StoreError::Corrupt { kept_as, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert!(kept_as.exists() && !path.exists());
+        assert_eq!(
+            fs::read(kept_as).unwrap(),
+            b"{\"version\":1,\"access_token\":\"SECRET-AT\""
+        );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn newer_format_and_loose_permissions_are_refused() {
+        let root = tmpdir();
+        let path = root.join("p.json");
+        fs::write(&path, br#"{"version":99,"access_token":"x"}"#).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            FileStore::new(&path).load_blocking(),
+            Err(StoreError::NewerFormat { found: 99, .. })
+        ));
+        assert!(path.exists(), "a newer file is left alone");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = FileStore::new(&path).load_blocking().unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        fs::remove_dir_all(root).unwrap();
+    }
+}

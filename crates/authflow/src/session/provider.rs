@@ -1,0 +1,80 @@
+//! Where a [`TokenSource`](super::TokenSource) gets new tokens.
+
+use std::time::SystemTime;
+
+use super::error::SessionError;
+use super::token_set::TokenSet;
+use crate::client::{BoxFuture, OAuthClient};
+use crate::types::Scope;
+
+/// Fetches a new token set, given the current one (if any).
+pub trait TokenProvider: Send + Sync + 'static {
+    /// Gets fresh tokens.
+    fn fetch<'a>(
+        &'a self,
+        current: Option<&'a TokenSet>,
+    ) -> BoxFuture<'a, Result<TokenSet, SessionError>>;
+}
+
+/// Refreshes an authorization-code session with its refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshTokenProvider {
+    client: OAuthClient,
+}
+
+impl RefreshTokenProvider {
+    /// Refreshes through `client`.
+    pub fn new(client: OAuthClient) -> Self {
+        Self { client }
+    }
+}
+
+impl TokenProvider for RefreshTokenProvider {
+    fn fetch<'a>(
+        &'a self,
+        current: Option<&'a TokenSet>,
+    ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
+        Box::pin(async move {
+            let current =
+                current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
+            let rt = current.refresh_token.as_ref().ok_or_else(|| {
+                SessionError::LoginRequired(
+                    "the token expired and there is no refresh token".into(),
+                )
+            })?;
+            let resp = self.client.refresh(rt, None).await?;
+            Ok(current.refreshed(&resp, SystemTime::now()))
+        })
+    }
+}
+
+/// Gets tokens with the client credentials grant (service to service).
+#[derive(Debug, Clone)]
+pub struct ClientCredentialsProvider {
+    client: OAuthClient,
+    scope: Scope,
+}
+
+impl ClientCredentialsProvider {
+    /// Fetches tokens for `scope` through `client`.
+    pub fn new(client: OAuthClient, scope: Scope) -> Self {
+        Self { client, scope }
+    }
+}
+
+impl TokenProvider for ClientCredentialsProvider {
+    fn fetch<'a>(
+        &'a self,
+        _current: Option<&'a TokenSet>,
+    ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
+        Box::pin(async move {
+            let scope = (!self.scope.is_empty()).then(|| self.scope.clone());
+            let resp = self.client.client_credentials(scope).await?;
+            Ok(TokenSet::from_response(
+                &resp,
+                &self.scope,
+                SystemTime::now(),
+            ))
+        })
+    }
+}
