@@ -239,22 +239,33 @@ async fn fetch_metadata(
         discovery::oauth_metadata_url(issuer),
         discovery::openid_configuration_url(issuer),
     ];
-    let mut last = None;
+    let mut failures = Vec::new();
     for url in urls {
         ensure_secure_url(&url)?;
         let req = discovery::metadata_request(&url)?;
         let resp = http.send(req, MAX_RESPONSE_BYTES).await?;
-        // Not every server publishes both documents: a 404 means try the other one.
-        if resp.status() == http::StatusCode::NOT_FOUND {
-            last = Some(Error::Config(format!(
-                "no metadata at {url} (HTTP 404); check the issuer URL"
-            )));
-            continue;
-        }
         tracing::debug!(url = %url, status = resp.status().as_u16(), "discovery");
-        return Ok(discovery::parse_metadata(&resp, issuer)?);
+        match discovery::parse_metadata(&resp, issuer) {
+            Ok(m) => return Ok(m),
+            // Servers publish one document or the other; some answer 400, 403 or an
+            // HTML page where they have none: then the other one is tried.
+            Err(
+                e @ discovery::DiscoveryError::Response(
+                    ResponseError::Status { .. }
+                    | ResponseError::ContentType { .. }
+                    | ResponseError::Malformed { .. },
+                ),
+            ) => failures.push(format!("{url}: {e}")),
+            // A real document that is wrong (another issuer, an http endpoint) is an
+            // attack or a misconfiguration, never a reason to look elsewhere.
+            Err(e) => return Err(e.into()),
+        }
     }
-    Err(last.unwrap_or_else(|| Error::Config("discovery failed".into())))
+    Err(Error::Config(format!(
+        "no usable metadata for issuer {}; check the issuer URL ({})",
+        issuer.as_issuer_str(),
+        failures.join("; ")
+    )))
 }
 
 impl OAuthClient {
@@ -343,6 +354,15 @@ impl OAuthClient {
         pending: &PendingAuthorization,
         code: AuthorizationCode,
     ) -> Result<TokenResponse, Error> {
+        if let (Some(started_at), Some(mine)) = (&pending.issuer, &self.inner.issuer)
+            && started_at != mine
+        {
+            return Err(Error::Config(format!(
+                "this login was started at `{}` but is being finished at `{}` (mix-up); start again",
+                started_at.as_issuer_str(),
+                mine.as_issuer_str()
+            )));
+        }
         if &pending.client_id != self.inner.credentials.client_id() {
             return Err(Error::Config(format!(
                 "this login was started by client `{}` but is being finished by client `{}`",
@@ -502,15 +522,22 @@ impl OAuthClient {
         access_token: Option<&AccessToken>,
         refresh_token: Option<&RefreshToken>,
     ) -> Result<(), Error> {
-        if let Some(rt) = refresh_token {
-            self.revoke_token(rt.secret(), Some(TokenTypeHint::RefreshToken))
-                .await?;
-        }
-        if let Some(at) = access_token {
-            self.revoke_token(at.secret(), Some(TokenTypeHint::AccessToken))
-                .await?;
-        }
-        Ok(())
+        // Both are attempted even if the first fails; the first error is reported.
+        let refresh = match refresh_token {
+            Some(rt) => {
+                self.revoke_token(rt.secret(), Some(TokenTypeHint::RefreshToken))
+                    .await
+            }
+            None => Ok(()),
+        };
+        let access = match access_token {
+            Some(at) => {
+                self.revoke_token(at.secret(), Some(TokenTypeHint::AccessToken))
+                    .await
+            }
+            None => Ok(()),
+        };
+        refresh.and(access)
     }
 
     /// Asks the server about a token (RFC 7662).

@@ -132,13 +132,16 @@ pub fn decode_basic_authorization(value: &str) -> Option<(String, String)> {
         .ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let (id, secret) = raw.split_once(':')?;
-    let decode = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+    // Form-decoding: `+` is a space and `%XX` a byte. A raw `&` or `=` (from clients that
+    // skip the encoding) stays as it is rather than cutting the value short.
+    let decode = |s: &str| -> Option<String> {
+        let spaced = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
     };
-    Some((decode(id), decode(secret)))
+    Some((decode(id)?, decode(secret)?))
 }
 
 #[cfg(test)]
@@ -181,6 +184,14 @@ mod tests {
     fn debug_hides_the_secret() {
         let c = Credentials::secret_basic(id("c"), ClientSecret::new("hunter2").unwrap());
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn decoding_keeps_raw_ampersands_and_equals() {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.encode("app:a&b=c%2Bd+e");
+        let (id, secret) = decode_basic_authorization(&format!("Basic {raw}")).unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), ("app", "a&b=c+d e"));
     }
 
     proptest! {

@@ -9,6 +9,9 @@ use super::store::{StoreError, StoreLock, TokenStore};
 use super::token_set::{FORMAT_VERSION, TokenSet};
 use crate::client::BoxFuture;
 
+/// How long to wait for another process's refresh before giving up.
+const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// One JSON file per profile.
 ///
 /// `save` writes a temporary file next to the target (mode 0600), fsyncs it, renames it
@@ -188,8 +191,25 @@ impl FileStore {
             .path
             .with_file_name(format!("{}.lock", self.file_name()));
         let file = open_lock_file(&path).map_err(|e| self.io(e))?;
-        file.lock().map_err(|e| self.io(e))?;
-        Ok(StoreLock::new(file))
+        // Poll rather than block: a holder that is stopped (Ctrl-Z) or hung must not
+        // freeze every other process forever.
+        let deadline = std::time::Instant::now() + LOCK_TIMEOUT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(StoreLock::new(file)),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Backend(format!(
+                        "another process has held the lock {} for over {} s; if no authflow is running, delete that file",
+                        path.display(),
+                        LOCK_TIMEOUT.as_secs()
+                    )));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(self.io(e)),
+            }
+        }
     }
 }
 
@@ -234,15 +254,22 @@ fn unique_suffix() -> String {
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
     if !dir.exists() {
-        fs::DirBuilder::new()
+        // Every directory created here is 0700; existing ones keep their mode.
+        return fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir)?;
+            .create(dir);
     }
-    // Our own directory is tightened even if something else created it.
+    // Others must not be able to swap files in a directory that holds tokens.
     let mode = fs::metadata(dir)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    if mode & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "directory {} is writable by other users (mode {mode:o}); keep tokens in a private directory",
+                dir.display()
+            ),
+        ));
     }
     Ok(())
 }
@@ -363,6 +390,39 @@ mod tests {
             fs::read(kept_as).unwrap(),
             b"{\"version\":1,\"access_token\":\"SECRET-AT\""
         );
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_directory_others_can_write_and_leaves_existing_modes_alone() {
+        let root = tmpdir();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = FileStore::new(root.join("t.json"))
+            .save_blocking(&set("1"))
+            .unwrap_err();
+        assert!(err.to_string().contains("writable by other users"), "{err}");
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        FileStore::new(root.join("t.json"))
+            .save_blocking(&set("1"))
+            .unwrap();
+        let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "an existing directory is not chmodded");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_across_handles() {
+        let root = tmpdir();
+        let store = FileStore::new(root.join("t.json"));
+        let held = store.lock_blocking().unwrap();
+        let lock_path = root.join("t.json.lock");
+        let other = fs::OpenOptions::new().write(true).open(&lock_path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        other.try_lock().unwrap();
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -64,7 +64,8 @@ pub struct TokenSourceBuilder {
 }
 
 impl TokenSourceBuilder {
-    /// The tokens to start with (otherwise: the store's, or the provider's first fetch).
+    /// The tokens to start with. With a store, the store is the truth: these serve until
+    /// the first refresh, which reads the store (an empty store means logged out).
     pub fn initial(mut self, tokens: TokenSet) -> Self {
         self.initial = Some(tokens);
         self
@@ -243,16 +244,21 @@ impl TokenSource {
         };
         // Under the lock, another process may have refreshed already.
         let mut current = self.inner.current.load_full();
-        if let Some(store) = &self.inner.store
-            && let Some(stored) = store.load().await?
-        {
-            let stored = Arc::new(stored);
-            let replaced = rejected.as_ref().is_none_or(|r| &stored.access_token != r);
-            if replaced && !stored.needs_refresh(now, self.skew_for(&stored)) {
-                self.inner.current.store(Some(stored.clone()));
-                return Ok(stored);
+        if let Some(store) = &self.inner.store {
+            match store.load().await? {
+                Some(stored) => {
+                    let stored = Arc::new(stored);
+                    let replaced = rejected.as_ref().is_none_or(|r| &stored.access_token != r);
+                    if replaced && !stored.needs_refresh(now, self.skew_for(&stored)) {
+                        self.inner.current.store(Some(stored.clone()));
+                        return Ok(stored);
+                    }
+                    current = Some(stored);
+                }
+                // The store is the truth: empty means another process logged out, and
+                // refreshing from memory would undo that.
+                None => current = None,
             }
-            current = Some(stored);
         }
         if let Some(cur) = &current {
             let replaced = rejected.as_ref().is_none_or(|r| &cur.access_token != r);

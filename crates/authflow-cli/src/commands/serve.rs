@@ -1,0 +1,184 @@
+//! `authflow serve`: the development provider on a local port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use authflow::types::IssuerUrl;
+use authflow_provider::config::ProviderConfig;
+use authflow_provider::{ClientConfig, ClientKind, Provider, Quirk, SigningKey};
+use clap::Args;
+
+use super::CommandError;
+
+pub(crate) const EXAMPLES: &str = "Examples:
+  authflow serve                                  demo clients and users on 127.0.0.1:8080
+  authflow serve --port 0                         any free port (printed)
+  authflow serve --auto-approve alice             no login page: approve as alice
+  authflow serve --config provider.toml --access-token-ttl 5s";
+
+/// Options of `authflow serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Port to listen on; 0 picks a free one and prints it.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Issuer URL (default: http://HOST:PORT as bound).
+    #[arg(long)]
+    issuer: Option<String>,
+    /// TOML file declaring clients, users, lifetimes and quirks (default: the demo setup).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Access token lifetime, e.g. 5s, 10m, 1h.
+    #[arg(long, value_name = "DURATION")]
+    access_token_ttl: Option<humantime::Duration>,
+    /// Skip login and consent: approve every request as USER (or the user named by
+    /// `login_hint`).
+    #[arg(long, value_name = "USER")]
+    auto_approve: Option<String>,
+    /// Ed25519 signing key (PKCS#8, PEM or DER); default: a fresh key per run.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Behave like an odd real provider (testing only), e.g. error_in_200.
+    #[arg(long = "quirk", value_name = "NAME", hide = true)]
+    quirks: Vec<Quirk>,
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<(), CommandError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CommandError> {
+    let (config, from_file) = match &args.config {
+        Some(path) => (ProviderConfig::from_file(path)?, true),
+        None => (ProviderConfig::demo(), false),
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    let issuer = match (&args.issuer, &config.issuer) {
+        (Some(i), _) => IssuerUrl::new(i)?,
+        (None, Some(i)) => i.clone(),
+        (None, None) => {
+            let host = if addr.ip().is_unspecified() {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            } else {
+                addr.ip()
+            };
+            IssuerUrl::new(&format!("http://{}", SocketAddr::new(host, addr.port())))?
+        }
+    };
+    let clients = config.clients.clone();
+    let users: Vec<(String, String)> = config
+        .users
+        .iter()
+        .map(|u| (u.username().to_owned(), u.password().to_owned()))
+        .collect();
+    let mut quirks = config.quirks;
+    for q in &args.quirks {
+        quirks = quirks.with(*q);
+    }
+    let mut builder = config
+        .apply(Provider::builder())
+        .issuer(issuer.clone())
+        .quirks(quirks);
+    if let Some(ttl) = args.access_token_ttl {
+        builder = builder.access_token_ttl(ttl.into());
+    }
+    if args.auto_approve.is_some() {
+        builder = builder.auto_approve(args.auto_approve.clone());
+    }
+    if let Some(path) = &args.key {
+        builder = builder.signing_key(SigningKey::from_file(path)?);
+    }
+    let provider = builder.build()?;
+
+    print_banner(
+        &addr,
+        &provider,
+        &clients,
+        &users,
+        from_file,
+        args.auto_approve.as_deref(),
+    );
+    for q in quirks.enabled() {
+        tracing::warn!(quirk = %q, "quirk enabled: the provider deviates from the RFCs on purpose");
+    }
+    axum::serve(listener, provider.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn print_banner(
+    addr: &SocketAddr,
+    provider: &Provider,
+    clients: &[ClientConfig],
+    users: &[(String, String)],
+    from_file: bool,
+    auto_approve: Option<&str>,
+) {
+    let iss = provider.issuer().as_issuer_str();
+    let mut out = String::new();
+    out.push_str("authflow development provider\n");
+    out.push_str(&format!("  listening on http://{addr}\n"));
+    out.push_str(&format!("  issuer       {iss}\n"));
+    out.push_str(&format!(
+        "  discovery    {iss}/.well-known/openid-configuration\n"
+    ));
+    out.push_str("clients:\n");
+    for c in clients {
+        let kind = match c.kind() {
+            ClientKind::Public => "public",
+            _ => "confidential",
+        };
+        let secret = match c.secret() {
+            // The demo secrets are published demo values; file secrets stay unprinted.
+            Some(s) if !from_file => format!("  secret {}", s.secret()),
+            Some(_) => "  secret (from the config file)".to_owned(),
+            None => String::new(),
+        };
+        let grants: Vec<&str> = c.allowed_grants().iter().map(|g| g.as_str()).collect();
+        out.push_str(&format!(
+            "  {:<14} {kind:<12} grants {}{secret}\n",
+            c.id(),
+            grants.join(",")
+        ));
+        for r in c.redirect_uris() {
+            let note = if r.is_loopback() && c.kind() == ClientKind::Public {
+                " (any port)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("  {:<14} redirect {r}{note}\n", ""));
+        }
+        out.push_str(&format!("  {:<14} scopes   {}\n", "", c.allowed_scope()));
+    }
+    out.push_str("users:\n");
+    for (name, password) in users {
+        if from_file {
+            out.push_str(&format!("  {name}\n"));
+        } else {
+            out.push_str(&format!("  {name} / {password}\n"));
+        }
+    }
+    match auto_approve {
+        Some(user) => out.push_str(&format!(
+            "log in: every authorization request is approved at once as `{user}` (or its login_hint)\n"
+        )),
+        None => out.push_str(
+            "log in: point an OAuth client at the issuer; /authorize shows a login page for the users above\n",
+        ),
+    }
+    print!("{out}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}

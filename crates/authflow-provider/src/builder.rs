@@ -1,0 +1,198 @@
+//! [`ProviderBuilder`]: declare issuer, clients, users, lifetimes and quirks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authflow::types::IssuerUrl;
+
+use crate::jwt::{KeyError, SigningKey};
+use crate::provider::{Provider, Shared};
+use crate::quirks::Quirks;
+use crate::registry::{ClientConfig, RegistrationError, Registry, UserConfig};
+
+/// The longest an authorization code may live (RFC 9700 §4.2.1 / our checklist: ≤ 60 s).
+pub const MAX_CODE_TTL: Duration = Duration::from_secs(60);
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No issuer was given.
+    #[error("the provider needs an issuer URL (e.g. http://127.0.0.1:8080)")]
+    MissingIssuer,
+    /// The issuer has a path; the provider serves from the root of its host.
+    #[error("the issuer {0} has a path; use an issuer at the root of its host")]
+    IssuerPath(String),
+    /// A client or user registration is invalid.
+    #[error(transparent)]
+    Registration(#[from] RegistrationError),
+    /// A lifetime is out of range.
+    #[error("{what} must be between 1 s and {max}")]
+    Lifetime {
+        /// Which lifetime.
+        what: &'static str,
+        /// The upper bound.
+        max: &'static str,
+    },
+    /// `auto_approve` names a user that does not exist.
+    #[error("auto-approve user `{0}` is not a declared user")]
+    UnknownAutoApproveUser(String),
+    /// The signing key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// Builds a [`Provider`]. Start with [`Provider::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct ProviderBuilder {
+    issuer: Option<IssuerUrl>,
+    clients: Vec<ClientConfig>,
+    users: Vec<UserConfig>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    code_ttl: Duration,
+    auto_approve: Option<String>,
+    quirks: Quirks,
+    key: Option<SigningKey>,
+}
+
+impl Default for ProviderBuilder {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            clients: Vec::new(),
+            users: Vec::new(),
+            access_ttl: Duration::from_secs(3600),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            code_ttl: MAX_CODE_TTL,
+            auto_approve: None,
+            quirks: Quirks::none(),
+            key: None,
+        }
+    }
+}
+
+impl ProviderBuilder {
+    /// The issuer identifier; endpoints live under it. Required.
+    pub fn issuer(mut self, issuer: IssuerUrl) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: ClientConfig) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Registers a user.
+    pub fn user(mut self, user: UserConfig) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Adds the built-in demo clients and users (see [`crate::demo`]).
+    pub fn demo(mut self) -> Self {
+        self.clients.extend(crate::demo::clients());
+        self.users.extend(crate::demo::users());
+        self
+    }
+
+    /// Access token lifetime (default 1 h).
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh token lifetime (default 7 days); each rotation starts a new one.
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Authorization code lifetime (default and maximum 60 s).
+    pub fn code_ttl(mut self, ttl: Duration) -> Self {
+        self.code_ttl = ttl;
+        self
+    }
+
+    /// Skip the login and consent pages: `/authorize` approves at once as this user, or
+    /// as the known user named by `login_hint`. For tests and demos.
+    pub fn auto_approve(mut self, user: Option<String>) -> Self {
+        self.auto_approve = user;
+        self
+    }
+
+    /// Deliberate deviations from the RFCs, for testing clients (default: none).
+    pub fn quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    /// The signing key (default: a fresh Ed25519 key).
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Checks everything and builds the provider.
+    pub fn build(self) -> Result<Provider, BuildError> {
+        let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
+        if !matches!(issuer.as_url().path(), "" | "/") {
+            return Err(BuildError::IssuerPath(issuer.to_string()));
+        }
+        let secs = |d: Duration, what, max: Duration, max_text| {
+            if d.as_secs() == 0 || d > max {
+                Err(BuildError::Lifetime {
+                    what,
+                    max: max_text,
+                })
+            } else {
+                Ok(d.as_secs())
+            }
+        };
+        let year = Duration::from_secs(366 * 24 * 3600);
+        let access_ttl = secs(self.access_ttl, "the access token lifetime", year, "1 year")?;
+        let refresh_ttl = secs(
+            self.refresh_ttl,
+            "the refresh token lifetime",
+            year,
+            "1 year",
+        )?;
+        let code_ttl = secs(self.code_ttl, "the code lifetime", MAX_CODE_TTL, "60 s")?;
+        let mut registry = Registry::default();
+        for c in self.clients {
+            registry.add_client(c)?;
+        }
+        for u in self.users {
+            registry.add_user(u)?;
+        }
+        if let Some(user) = self
+            .auto_approve
+            .as_ref()
+            .filter(|u| !registry.users.contains_key(*u))
+        {
+            return Err(BuildError::UnknownAutoApproveUser(user.clone()));
+        }
+        let key = match self.key {
+            Some(k) => k,
+            None => SigningKey::generate()?,
+        };
+        let shared = Shared::new(
+            issuer,
+            registry,
+            key,
+            crate::provider::Settings {
+                access_ttl,
+                refresh_ttl,
+                code_ttl,
+                auto_approve: self.auto_approve,
+                quirks: self.quirks,
+            },
+        );
+        Ok(Provider {
+            shared: Arc::new(shared),
+        })
+    }
+}

@@ -1,0 +1,374 @@
+//! The provider's TOML configuration file.
+//!
+//! ```toml
+//! issuer = "http://127.0.0.1:8080"   # optional; the command line may set it
+//! access_token_ttl = "10m"            # humantime durations: 5s, 10m, 1h, 7d
+//! refresh_token_ttl = "7d"
+//! code_ttl = "60s"                    # at most 60 s
+//! auto_approve = "alice"              # optional: skip login and consent
+//! demo = false                        # also load the built-in demo clients and users
+//!
+//! [[clients]]
+//! id = "my-app"
+//! type = "confidential"               # or "public" (no secret, PKCE required)
+//! secret = "change-me"
+//! redirect_uris = ["http://127.0.0.1/callback"]
+//! grants = ["authorization_code", "refresh_token", "client_credentials"]
+//! scopes = ["openid", "profile", "api:read"]
+//!
+//! [[users]]
+//! username = "carol"
+//! password = "carol-password"
+//! name = "Carol Example"
+//! email = "carol@example.test"
+//!
+//! [quirks]
+//! error_in_200 = true
+//! ```
+//!
+//! Errors name the line: syntax and type errors through the `toml` crate's spans, and
+//! registration errors (a public client with a secret, a duplicate id) through the span
+//! of the offending entry.
+
+use std::path::Path;
+use std::time::Duration;
+
+use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri, Scope};
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::builder::ProviderBuilder;
+use crate::quirks::Quirks;
+use crate::registry::{ClientConfig, ClientKind, GrantType, Registry, UserConfig};
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Syntax or type error; the message names line and column.
+    #[error("{path}: {message}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The `toml` crate's message, with line, column and the line itself.
+        message: String,
+    },
+    /// A declaration that parses but makes no sense.
+    #[error("{path}, line {line}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line of the offending entry.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A parsed configuration: what to give the [`ProviderBuilder`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ProviderConfig {
+    /// The issuer, if the file sets one.
+    pub issuer: Option<IssuerUrl>,
+    /// Access token lifetime.
+    pub access_token_ttl: Option<Duration>,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl: Option<Duration>,
+    /// Authorization code lifetime.
+    pub code_ttl: Option<Duration>,
+    /// Auto-approve as this user.
+    pub auto_approve: Option<String>,
+    /// Clients.
+    pub clients: Vec<ClientConfig>,
+    /// Users.
+    pub users: Vec<UserConfig>,
+    /// Quirks.
+    pub quirks: Quirks,
+}
+
+impl ProviderConfig {
+    /// The built-in demo setup (see [`crate::demo`]).
+    pub fn demo() -> Self {
+        Self {
+            clients: crate::demo::clients(),
+            users: crate::demo::users(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads and checks a file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks TOML text; `path` only names the source in errors.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let file: File = toml::from_str(text).map_err(|e| ConfigError::Toml {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let invalid = |span: std::ops::Range<usize>, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: line_of(text, span.start),
+            message,
+        };
+        let mut out = if file.demo {
+            Self::demo()
+        } else {
+            Self::default()
+        };
+        let mut check = Registry::default();
+        for c in out.clients.iter().cloned() {
+            check
+                .add_client(c)
+                .map_err(|e| invalid(0..0, e.to_string()))?;
+        }
+        for entry in file.clients {
+            let span = entry.id.span();
+            let id = entry.id.into_inner();
+            let mut c = match (entry.kind, entry.secret) {
+                (ClientKind::Confidential, Some(secret)) => ClientConfig::confidential(id, secret),
+                (ClientKind::Public, None) => ClientConfig::public(id),
+                (ClientKind::Public, Some(_)) => {
+                    return Err(invalid(span, "a public client has no secret".into()));
+                }
+                (_, None) => {
+                    return Err(invalid(span, "a confidential client needs a secret".into()));
+                }
+            };
+            for uri in entry.redirect_uris {
+                c = c.redirect_uri(uri);
+            }
+            if let Some(grants) = entry.grants {
+                c = c.grants(grants);
+            }
+            c = c.scope(entry.scopes);
+            check
+                .add_client(c.clone())
+                .map_err(|e| invalid(span.clone(), e.to_string()))?;
+            out.clients.push(c);
+        }
+        for entry in file.users {
+            let span = entry.username.span();
+            let mut u = UserConfig::new(entry.username.into_inner(), entry.password);
+            if let Some(n) = entry.name {
+                u = u.name(n);
+            }
+            if let Some(e) = entry.email {
+                u = u.email(e);
+            }
+            check
+                .add_user(u.clone())
+                .map_err(|e| invalid(span, e.to_string()))?;
+            out.users.push(u);
+        }
+        if let Some(auto) = file
+            .auto_approve
+            .as_ref()
+            .filter(|a| !check.users.contains_key(a.get_ref()))
+        {
+            return Err(invalid(
+                auto.span(),
+                format!(
+                    "auto_approve names `{}`, who is not a declared user",
+                    auto.get_ref()
+                ),
+            ));
+        }
+        out.issuer = file.issuer;
+        out.access_token_ttl = file.access_token_ttl.map(|d| d.0);
+        out.refresh_token_ttl = file.refresh_token_ttl.map(|d| d.0);
+        out.code_ttl = file.code_ttl.map(|d| d.0);
+        out.auto_approve = file.auto_approve.map(Spanned::into_inner);
+        out.quirks = file.quirks;
+        Ok(out)
+    }
+
+    /// Applies the configuration to a builder (clients, users, lifetimes, quirks, and
+    /// the issuer and auto-approve user when set).
+    pub fn apply(self, mut b: ProviderBuilder) -> ProviderBuilder {
+        if let Some(i) = self.issuer {
+            b = b.issuer(i);
+        }
+        if let Some(t) = self.access_token_ttl {
+            b = b.access_token_ttl(t);
+        }
+        if let Some(t) = self.refresh_token_ttl {
+            b = b.refresh_token_ttl(t);
+        }
+        if let Some(t) = self.code_ttl {
+            b = b.code_ttl(t);
+        }
+        if self.auto_approve.is_some() {
+            b = b.auto_approve(self.auto_approve);
+        }
+        for c in self.clients {
+            b = b.client(c);
+        }
+        for u in self.users {
+            b = b.user(u);
+        }
+        b.quirks(self.quirks)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// A humantime duration (`5s`, `10m`, `1h 30m`, `7d`).
+#[derive(Debug, Clone, Copy)]
+struct Ttl(Duration);
+
+impl<'de> Deserialize<'de> for Ttl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map(Ttl).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration `{s}`: {e} (e.g. 30s, 10m, 1h)"))
+        })
+    }
+}
+
+fn scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
+    let tokens = Vec::<String>::deserialize(d)?;
+    Scope::from_tokens(tokens).map_err(serde::de::Error::custom)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    issuer: Option<IssuerUrl>,
+    access_token_ttl: Option<Ttl>,
+    refresh_token_ttl: Option<Ttl>,
+    code_ttl: Option<Ttl>,
+    auto_approve: Option<Spanned<String>>,
+    #[serde(default)]
+    demo: bool,
+    #[serde(default)]
+    clients: Vec<ClientEntry>,
+    #[serde(default)]
+    users: Vec<UserEntry>,
+    #[serde(default)]
+    quirks: Quirks,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientEntry {
+    id: Spanned<ClientId>,
+    #[serde(rename = "type")]
+    kind: ClientKind,
+    secret: Option<ClientSecret>,
+    #[serde(default)]
+    redirect_uris: Vec<RedirectUri>,
+    grants: Option<Vec<GrantType>>,
+    #[serde(default = "Scope::empty", deserialize_with = "scope_list")]
+    scopes: Scope,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    username: Spanned<String>,
+    password: String,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const GOOD: &str = r#"
+issuer = "http://127.0.0.1:9999"
+access_token_ttl = "5s"
+auto_approve = "carol"
+
+[[clients]]
+id = "app"
+type = "confidential"
+secret = "s"
+redirect_uris = ["http://127.0.0.1/cb"]
+grants = ["authorization_code", "client_credentials"]
+scopes = ["openid", "api:read"]
+
+[[users]]
+username = "carol"
+password = "pw"
+
+[quirks]
+no_iss_on_redirect = true
+"#;
+
+    #[test]
+    fn parses_a_full_file() {
+        let c = ProviderConfig::parse(GOOD, "p.toml").unwrap();
+        assert_eq!(c.access_token_ttl, Some(Duration::from_secs(5)));
+        assert_eq!(c.clients.len(), 1);
+        assert_eq!(c.clients[0].allowed_grants().len(), 2);
+        assert!(c.clients[0].allowed_scope().contains("api:read"));
+        assert_eq!(c.users.len(), 1);
+        assert!(c.quirks.no_iss_on_redirect);
+        assert!(Provider::builder_from(c).build().is_ok());
+    }
+
+    use crate::Provider;
+    impl Provider {
+        fn builder_from(c: ProviderConfig) -> ProviderBuilder {
+            c.apply(Provider::builder())
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_line() {
+        let bad = GOOD.replace(
+            r#"redirect_uris = ["http://127.0.0.1/cb"]"#,
+            r#"redirect_uris = ["http://evil.example/cb"]"#,
+        );
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 10"), "{e}");
+        let bad = GOOD.replace(
+            r#"access_token_ttl = "5s""#,
+            r#"access_token_ttl = "5 parsecs""#,
+        );
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("duration"), "{e}");
+        let e = ProviderConfig::parse("[quirks]\nnope = true\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_line() {
+        let bad = GOOD.replace(r#"type = "confidential""#, r#"type = "public""#);
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 7") && e.contains("public client"), "{e}");
+        let bad = GOOD.replace(r#"auto_approve = "carol""#, r#"auto_approve = "mallory""#);
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("mallory"), "{e}");
+    }
+}

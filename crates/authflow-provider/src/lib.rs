@@ -1,0 +1,47 @@
+//! # authflow-provider
+//!
+//! A strict OAuth 2.0 authorization server and protected resource for development and
+//! tests, built on axum. It follows the RFCs where they are strict: exact redirect URIs
+//! (with the RFC 8252 §7.3 loopback port rule), PKCE `S256` required for public clients,
+//! single-use short-lived codes, rotating refresh tokens with reuse detection, `iss` on
+//! every authorization response (RFC 9207), RFC 9068 JWT access tokens signed with EdDSA.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use authflow::types::IssuerUrl;
+//! use authflow_provider::Provider;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let issuer = IssuerUrl::new(&format!("http://{}", listener.local_addr()?))?;
+//! let provider = Provider::builder().issuer(issuer).demo().build()?;
+//! axum::serve(listener, provider.router()).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Without [`ProviderBuilder::auto_approve`], people log in and consent through small
+//! server-rendered HTML pages (no JavaScript). With it, `/authorize` answers at once for
+//! the given user (or the known user named by `login_hint`), which is what tests want.
+
+mod builder;
+mod client_auth;
+pub mod config;
+pub mod demo;
+mod endpoints;
+mod errors;
+mod form;
+mod hashing;
+mod jwt;
+mod pages;
+mod provider;
+mod quirks;
+mod redirect;
+mod registry;
+mod store;
+mod time;
+
+pub use builder::{BuildError, ProviderBuilder};
+pub use jwt::{KeyError, SigningKey};
+pub use provider::Provider;
+pub use quirks::{Quirk, Quirks};
+pub use registry::{ClientConfig, ClientKind, GrantType, UserConfig};

@@ -1,0 +1,473 @@
+//! The provider's mutable state: authorization codes, grants, refresh tokens, revoked
+//! access tokens and pending logins. Secrets are keyed by their SHA-256 digest.
+//!
+//! One mutex guards it; it is held only for map operations, never across an `.await`
+//! or a signature. Client credentials never touch it. Expired entries are swept at most
+//! every few seconds on the way in (amortised), so memory stays bounded over days.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use authflow::types::Scope;
+
+use crate::hashing::{Digest, random_id};
+
+/// How often the store sweeps expired entries, in seconds.
+const SWEEP_EVERY: u64 = 10;
+/// At most this many logins in progress at once.
+pub(crate) const MAX_PENDING: usize = 10_000;
+
+/// An issued authorization code.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub challenge: Option<String>,
+    pub scope: Scope,
+    pub user: String,
+    pub nonce: Option<String>,
+    pub auth_time: u64,
+    pub expires: u64,
+}
+
+#[derive(Debug)]
+enum CodeState {
+    Fresh(CodeRecord),
+    /// Presented once; remembers the grant it started, to revoke it on replay.
+    Used {
+        gid: String,
+        expires: u64,
+    },
+}
+
+/// What a code or refresh token started: one user's authorization of one client.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub client_id: String,
+    pub user: String,
+    pub scope: Scope,
+    pub auth_time: u64,
+    refresh: Vec<Digest>,
+    expires: u64,
+}
+
+impl Grant {
+    pub(crate) fn new(client_id: String, user: String, scope: Scope, auth_time: u64) -> Self {
+        Self {
+            client_id,
+            user,
+            scope,
+            auth_time,
+            refresh: Vec::new(),
+            expires: 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RefreshRecord {
+    gid: String,
+    client_id: String,
+    expires: u64,
+    rotated: bool,
+}
+
+/// A login in progress (login and consent pages).
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_given: bool,
+    pub state: Option<String>,
+    pub scope: Scope,
+    pub challenge: Option<String>,
+    pub nonce: Option<String>,
+    pub csrf: String,
+    pub user: Option<String>,
+    pub auth_time: u64,
+    pub expires: u64,
+}
+
+/// Why a code was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CodeError {
+    /// Unknown or expired.
+    Invalid,
+    /// Used before: what it issued has now been revoked.
+    Replayed,
+}
+
+/// Why a refresh was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RefreshError {
+    /// Unknown, expired, revoked or another client's.
+    Invalid,
+    /// An already rotated token: the whole grant has now been revoked.
+    Reused,
+    /// The requested scope exceeds the grant.
+    Scope,
+}
+
+#[derive(Default)]
+struct Inner {
+    codes: HashMap<Digest, CodeState>,
+    grants: HashMap<String, Grant>,
+    refresh: HashMap<Digest, RefreshRecord>,
+    /// Revoked grant ids → until when their access tokens could still be valid.
+    revoked_grants: HashMap<String, u64>,
+    /// Revoked access token `jti` → its `exp`.
+    revoked_jtis: HashMap<String, u64>,
+    pending: HashMap<String, Pending>,
+    next_sweep: u64,
+}
+
+/// See the module documentation.
+pub(crate) struct Store {
+    inner: Mutex<Inner>,
+    /// How long an access token lives: how long a revoked grant must be remembered.
+    access_ttl: u64,
+}
+
+impl Store {
+    pub(crate) fn new(access_ttl: u64) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            access_ttl,
+        }
+    }
+
+    fn lock(&self, now: u64) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than refusing all service; keep going with the data.
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if now >= g.next_sweep {
+            g.sweep(now);
+            g.next_sweep = now + SWEEP_EVERY;
+        }
+        g
+    }
+
+    pub(crate) fn insert_code(&self, hash: Digest, rec: CodeRecord, now: u64) {
+        self.lock(now).codes.insert(hash, CodeState::Fresh(rec));
+    }
+
+    /// Consumes a code. The returned grant id must be used for what the code issues;
+    /// presenting the code again revokes that grant.
+    pub(crate) fn take_code(
+        &self,
+        hash: &Digest,
+        now: u64,
+    ) -> Result<(CodeRecord, String), CodeError> {
+        let mut g = self.lock(now);
+        match g.codes.get_mut(hash) {
+            None => Err(CodeError::Invalid),
+            Some(CodeState::Used { gid, .. }) => {
+                let gid = gid.clone();
+                let until = now + self.access_ttl;
+                g.revoke_grant(&gid, until);
+                Err(CodeError::Replayed)
+            }
+            Some(state @ CodeState::Fresh(_)) => {
+                let gid = random_id();
+                let old = std::mem::replace(
+                    state,
+                    CodeState::Used {
+                        gid: gid.clone(),
+                        expires: now + 600,
+                    },
+                );
+                match old {
+                    CodeState::Fresh(rec) if rec.expires > now => Ok((rec, gid)),
+                    _ => Err(CodeError::Invalid),
+                }
+            }
+        }
+    }
+
+    /// Records a grant and its first refresh token. False when the grant was revoked in
+    /// the meantime (its code was replayed): then nothing may be issued.
+    pub(crate) fn create_grant(
+        &self,
+        gid: &str,
+        mut grant: Grant,
+        refresh: Option<(Digest, u64)>,
+        now: u64,
+    ) -> bool {
+        let mut g = self.lock(now);
+        if g.revoked_grants.contains_key(gid) {
+            return false;
+        }
+        if let Some((hash, expires)) = refresh {
+            grant.refresh.push(hash);
+            grant.expires = expires;
+            g.refresh.insert(
+                hash,
+                RefreshRecord {
+                    gid: gid.to_owned(),
+                    client_id: grant.client_id.clone(),
+                    expires,
+                    rotated: false,
+                },
+            );
+        } else {
+            grant.expires = now + self.access_ttl;
+        }
+        g.grants.insert(gid.to_owned(), grant);
+        true
+    }
+
+    /// Uses a refresh token: checks client and scope, rotates it (unless `next` is
+    /// `None`), and returns the grant id and grant. Reusing a rotated token revokes the
+    /// grant.
+    pub(crate) fn refresh(
+        &self,
+        hash: &Digest,
+        client_id: &str,
+        requested: Option<&Scope>,
+        next: Option<(Digest, u64)>,
+        now: u64,
+    ) -> Result<(String, Grant), RefreshError> {
+        let mut g = self.lock(now);
+        let (gid, rotated) = match g.refresh.get(hash) {
+            Some(r) if r.expires > now && r.client_id == client_id => (r.gid.clone(), r.rotated),
+            _ => return Err(RefreshError::Invalid),
+        };
+        if rotated {
+            let until = now + self.access_ttl;
+            g.revoke_grant(&gid, until);
+            return Err(RefreshError::Reused);
+        }
+        let grant = g.grants.get(&gid).ok_or(RefreshError::Invalid)?.clone();
+        if requested.is_some_and(|s| !s.is_subset_of(&grant.scope)) {
+            return Err(RefreshError::Scope);
+        }
+        if let Some((new_hash, expires)) = next {
+            if let Some(r) = g.refresh.get_mut(hash) {
+                r.rotated = true;
+            }
+            g.refresh.insert(
+                new_hash,
+                RefreshRecord {
+                    gid: gid.clone(),
+                    client_id: client_id.to_owned(),
+                    expires,
+                    rotated: false,
+                },
+            );
+            if let Some(gr) = g.grants.get_mut(&gid) {
+                gr.refresh.push(new_hash);
+                gr.expires = gr.expires.max(expires);
+            }
+        }
+        Ok((gid, grant))
+    }
+
+    /// The grant behind a live, unrotated refresh token, for introspection.
+    pub(crate) fn refresh_info(&self, hash: &Digest, now: u64) -> Option<(Grant, u64)> {
+        let g = self.lock(now);
+        let r = g
+            .refresh
+            .get(hash)
+            .filter(|r| !r.rotated && r.expires > now)?;
+        g.grants.get(&r.gid).map(|gr| (gr.clone(), r.expires))
+    }
+
+    /// Revokes the grant behind a refresh token if `client_id` owns it (RFC 7009 §2.1:
+    /// revoking a refresh token also revokes the access tokens of its grant).
+    pub(crate) fn revoke_refresh(&self, hash: &Digest, client_id: &str, now: u64) -> bool {
+        let mut g = self.lock(now);
+        let gid = match g.refresh.get(hash) {
+            Some(r) if r.client_id == client_id => r.gid.clone(),
+            _ => return false,
+        };
+        let until = now + self.access_ttl;
+        g.revoke_grant(&gid, until);
+        true
+    }
+
+    /// Revokes one access token until it expires anyway.
+    pub(crate) fn revoke_jti(&self, jti: &str, exp: u64, now: u64) {
+        if exp > now {
+            self.lock(now).revoked_jtis.insert(jti.to_owned(), exp);
+        }
+    }
+
+    /// Whether an access token was revoked, alone or with its grant.
+    pub(crate) fn is_revoked(&self, jti: &str, gid: Option<&str>, now: u64) -> bool {
+        let g = self.lock(now);
+        g.revoked_jtis.contains_key(jti)
+            || gid.is_some_and(|gid| g.revoked_grants.contains_key(gid))
+    }
+
+    /// Starts a login; `None` when too many are in progress.
+    pub(crate) fn insert_pending(&self, p: Pending, now: u64) -> Option<String> {
+        let mut g = self.lock(now);
+        if g.pending.len() >= MAX_PENDING {
+            return None;
+        }
+        let id = random_id();
+        g.pending.insert(id.clone(), p);
+        Some(id)
+    }
+
+    pub(crate) fn pending(&self, id: &str, now: u64) -> Option<Pending> {
+        self.lock(now)
+            .pending
+            .get(id)
+            .filter(|p| p.expires > now)
+            .cloned()
+    }
+
+    pub(crate) fn set_pending_user(&self, id: &str, user: &str, now: u64) {
+        if let Some(p) = self.lock(now).pending.get_mut(id) {
+            p.user = Some(user.to_owned());
+            p.auth_time = now;
+        }
+    }
+
+    pub(crate) fn remove_pending(&self, id: &str, now: u64) -> Option<Pending> {
+        self.lock(now)
+            .pending
+            .remove(id)
+            .filter(|p| p.expires > now)
+    }
+
+    /// Entry counts: codes, grants, refresh tokens, revoked jtis + grants, pending.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self, now: u64) -> [usize; 5] {
+        let g = self.lock(now);
+        [
+            g.codes.len(),
+            g.grants.len(),
+            g.refresh.len(),
+            g.revoked_jtis.len() + g.revoked_grants.len(),
+            g.pending.len(),
+        ]
+    }
+}
+
+impl Inner {
+    fn revoke_grant(&mut self, gid: &str, until: u64) {
+        if let Some(grant) = self.grants.remove(gid) {
+            for h in &grant.refresh {
+                self.refresh.remove(h);
+            }
+        }
+        self.revoked_grants.insert(gid.to_owned(), until);
+    }
+
+    fn sweep(&mut self, now: u64) {
+        self.codes.retain(|_, c| match c {
+            CodeState::Fresh(r) => r.expires > now,
+            CodeState::Used { expires, .. } => *expires > now,
+        });
+        self.refresh.retain(|_, r| r.expires > now);
+        self.grants.retain(|_, g| g.expires > now);
+        for g in self.grants.values_mut() {
+            g.refresh.retain(|h| self.refresh.contains_key(h));
+        }
+        self.revoked_grants.retain(|_, until| *until > now);
+        self.revoked_jtis.retain(|_, exp| *exp > now);
+        self.pending.retain(|_, p| p.expires > now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::hashing::sha256;
+
+    fn code(expires: u64) -> CodeRecord {
+        CodeRecord {
+            client_id: "c".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            redirect_uri_given: true,
+            challenge: None,
+            scope: Scope::empty(),
+            user: "alice".into(),
+            nonce: None,
+            auth_time: 0,
+            expires,
+        }
+    }
+
+    fn grant() -> Grant {
+        Grant::new("c".into(), "alice".into(), Scope::parse("a b").unwrap(), 0)
+    }
+
+    #[test]
+    fn code_replay_revokes_the_grant() {
+        let s = Store::new(60);
+        let h = sha256(b"code");
+        s.insert_code(h, code(100), 10);
+        let (_, gid) = s.take_code(&h, 11).unwrap();
+        assert!(s.create_grant(&gid, grant(), Some((sha256(b"rt"), 1000)), 11));
+        assert_eq!(s.take_code(&h, 12).unwrap_err(), CodeError::Replayed);
+        assert!(s.is_revoked("x", Some(&gid), 12));
+        assert!(s.refresh_info(&sha256(b"rt"), 12).is_none());
+    }
+
+    #[test]
+    fn expired_codes_fail_and_get_swept() {
+        let s = Store::new(60);
+        let h = sha256(b"code");
+        s.insert_code(h, code(20), 10);
+        assert_eq!(s.take_code(&h, 25).unwrap_err(), CodeError::Invalid);
+        s.insert_code(sha256(b"other"), code(20), 10);
+        assert_eq!(s.sizes(10_000), [0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn refresh_rotation_and_reuse() {
+        let s = Store::new(60);
+        let (r1, r2, r3) = (sha256(b"1"), sha256(b"2"), sha256(b"3"));
+        assert!(s.create_grant("g", grant(), Some((r1, 1000)), 10));
+        assert_eq!(
+            s.refresh(&r1, "other", None, Some((r2, 1000)), 11)
+                .unwrap_err(),
+            RefreshError::Invalid
+        );
+        let wide = Scope::parse("a b c").unwrap();
+        assert_eq!(
+            s.refresh(&r1, "c", Some(&wide), Some((r2, 1000)), 11)
+                .unwrap_err(),
+            RefreshError::Scope
+        );
+        s.refresh(&r1, "c", None, Some((r2, 1000)), 11).unwrap();
+        s.refresh(&r2, "c", None, Some((r3, 1000)), 12).unwrap();
+        assert_eq!(
+            s.refresh(&r1, "c", None, None, 13).unwrap_err(),
+            RefreshError::Reused
+        );
+        assert_eq!(
+            s.refresh(&r3, "c", None, None, 13).unwrap_err(),
+            RefreshError::Invalid
+        );
+        assert!(s.is_revoked("j", Some("g"), 14));
+    }
+
+    #[test]
+    fn pending_is_bounded() {
+        let s = Store::new(60);
+        let p = Pending {
+            client_id: "c".into(),
+            redirect_uri: String::new(),
+            redirect_uri_given: true,
+            state: None,
+            scope: Scope::empty(),
+            challenge: None,
+            nonce: None,
+            csrf: "x".into(),
+            user: None,
+            auth_time: 0,
+            expires: 100,
+        };
+        for _ in 0..MAX_PENDING {
+            assert!(s.insert_pending(p.clone(), 1).is_some());
+        }
+        assert!(s.insert_pending(p.clone(), 1).is_none());
+        assert!(s.insert_pending(p, 200).is_some(), "a sweep frees room");
+    }
+}

@@ -1,0 +1,183 @@
+use authflow::random::OsRandom;
+use authflow::types::{IssuerUrl, PkceVerifier};
+use authflow_provider::{Provider, ProviderBuilder};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub const CLI_REDIRECT: &str = "http://127.0.0.1:43210/callback";
+
+pub struct Server {
+    pub base: String,
+    pub provider: Provider,
+    pub http: reqwest::Client,
+}
+
+/// Starts a demo provider (plus whatever `configure` adds) on 127.0.0.1:0.
+pub async fn start(configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let builder = Provider::builder()
+        .issuer(IssuerUrl::new(&base).unwrap())
+        .demo();
+    let provider = configure(builder).build().unwrap();
+    let router = provider.router();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Server {
+        base,
+        provider,
+        http,
+    }
+}
+
+/// A demo provider that auto-approves as alice.
+pub async fn auto() -> Server {
+    start(|b| b.auto_approve(Some("alice".into()))).await
+}
+
+pub fn pkce() -> (String, String) {
+    let v = PkceVerifier::generate(&mut OsRandom);
+    (v.secret().to_owned(), v.s256_challenge())
+}
+
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET /authorize with these parameters; the response, redirects not followed.
+    pub async fn authorize(&self, params: &[(&str, &str)]) -> reqwest::Response {
+        let mut url = url::Url::parse(&self.url("/authorize")).unwrap();
+        url.query_pairs_mut().extend_pairs(params);
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// The Location of a redirect, as query parameters.
+    pub async fn authorize_redirect(&self, params: &[(&str, &str)]) -> HashMap<String, String> {
+        let resp = self.authorize(params).await;
+        assert!(resp.status().is_redirection(), "status {}", resp.status());
+        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+        query(&loc)
+    }
+
+    /// A code for the public CLI client (auto-approve), with its verifier.
+    pub async fn cli_code(&self, scope: &str) -> (String, String) {
+        let (verifier, challenge) = pkce();
+        let q = self
+            .authorize_redirect(&[
+                ("response_type", "code"),
+                ("client_id", "authflow-cli"),
+                ("redirect_uri", CLI_REDIRECT),
+                ("scope", scope),
+                ("state", "st"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        (q["code"].clone(), verifier)
+    }
+
+    /// POST a form to an endpoint, with optional basic credentials.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+
+    pub async fn token(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.post_form("/token", form, basic).await
+    }
+
+    /// Exchanges a CLI code; the token response JSON.
+    pub async fn exchange_cli(&self, code: &str, verifier: &str) -> (StatusCode, Value) {
+        let (s, _, v) = self
+            .token(
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", "authflow-cli"),
+                    ("code", code),
+                    ("redirect_uri", CLI_REDIRECT),
+                    ("code_verifier", verifier),
+                ],
+                None,
+            )
+            .await;
+        (s, v)
+    }
+
+    pub async fn refresh_cli(&self, rt: &str, scope: Option<&str>) -> (StatusCode, Value) {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("client_id", "authflow-cli"),
+            ("refresh_token", rt),
+        ];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let (s, _, v) = self.token(&form, None).await;
+        (s, v)
+    }
+
+    pub async fn service_token(&self, scope: Option<&str>) -> (StatusCode, Value) {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let (s, _, v) = self
+            .token(&form, Some(("demo-service", "demo-service-secret")))
+            .await;
+        (s, v)
+    }
+
+    /// GET a resource path with a bearer token.
+    pub async fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn introspect(&self, token: &str) -> Value {
+        let (s, _, v) = self
+            .post_form(
+                "/introspect",
+                &[("token", token)],
+                Some(("demo-web", "demo-web-secret")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        v
+    }
+}
