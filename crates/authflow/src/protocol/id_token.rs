@@ -124,15 +124,6 @@ pub fn validate_id_token(
         .map_err(|e| IdTokenError::Malformed(kind_only(&e)))?;
     let alg = header.alg;
     let alg_name = format!("{alg:?}");
-    let allowed = if expect.algorithms.is_empty() {
-        alg == Algorithm::RS256
-    } else {
-        expect.algorithms.iter().any(|a| a == &alg_name)
-    };
-    if !allowed || matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-        return Err(IdTokenError::Algorithm(alg_name));
-    }
-
     let candidates: Vec<_> = match &header.kid {
         Some(kid) => vec![
             jwks.find(kid)
@@ -141,6 +132,23 @@ pub fn validate_id_token(
         // Without a kid, any key of the right type may be the one.
         None => jwks.keys.iter().collect(),
     };
+    // The algorithm must be one the provider announces. A plain RFC 8414 document has
+    // no list: then RS256 (the OIDC default), or the algorithm the key itself declares
+    // in the provider's JWKS, which pins it as firmly.
+    let key_declares = header.kid.is_some()
+        && candidates.iter().all(|jwk| {
+            jwk.common
+                .key_algorithm
+                .is_some_and(|ka| format!("{ka:?}") == alg_name)
+        });
+    let allowed = if expect.algorithms.is_empty() {
+        alg == Algorithm::RS256 || key_declares
+    } else {
+        expect.algorithms.iter().any(|a| a == &alg_name)
+    };
+    if !allowed || matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return Err(IdTokenError::Algorithm(alg_name));
+    }
     let mut validation = Validation::new(alg);
     // Claims are checked below with the caller's clock and clearer errors.
     validation.validate_exp = false;

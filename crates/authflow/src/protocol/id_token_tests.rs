@@ -108,10 +108,23 @@ fn signature_key_and_algorithm_rules() {
         check(&sign(&ed, Some("rotated"), claims()), &set, |_| {}).unwrap_err(),
         IdTokenError::UnknownKey("rotated".into())
     );
-    // Not announced by the provider (the default is RS256 only).
+    // No list from the provider: RS256, or what the key itself declares.
     let t = sign(&ed, Some("k1"), claims());
+    assert!(
+        check_with(&t, &set, Some(&[]), None).is_ok(),
+        "the JWK declares EdDSA"
+    );
+    let mut undeclared = ed.jwk.clone();
+    undeclared.as_object_mut().unwrap().remove("alg");
+    let bare: JwkSet = serde_json::from_value(json!({"keys": [undeclared]})).unwrap();
     assert!(matches!(
-        check_with(&t, &set, Some(&[]), None),
+        check_with(&t, &bare, Some(&[]), None),
+        Err(IdTokenError::Algorithm(_))
+    ));
+    // Announced list without EdDSA: refused even though the key declares it.
+    let rs_only = ["RS256".to_owned()];
+    assert!(matches!(
+        check_with(&t, &set, Some(&rs_only), None),
         Err(IdTokenError::Algorithm(_))
     ));
     // HMAC with a guessable secret is never accepted, announced or not.

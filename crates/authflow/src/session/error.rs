@@ -24,8 +24,10 @@ pub enum SessionError {
 
 impl From<ClientError> for SessionError {
     fn from(e: ClientError) -> Self {
-        if e.is_invalid_grant() {
-            return Self::LoginRequired(format!("the refresh token was refused ({e})"));
+        if let Some(o) = e.oauth().filter(|o| o.is("invalid_grant")) {
+            let why = o.error_description.as_deref().unwrap_or("invalid_grant");
+            let why: String = why.chars().filter(|c| !c.is_control()).take(300).collect();
+            return Self::LoginRequired(format!("the server refused the refresh token ({why})"));
         }
         Self::Client(Arc::new(e))
     }

@@ -176,17 +176,7 @@ impl TokenSource {
     }
 
     fn skew_for(&self, set: &TokenSet) -> Duration {
-        if let Some(s) = self.inner.skew {
-            return s;
-        }
-        const MAX: Duration = Duration::from_secs(60);
-        match (set.obtained_at, set.expires_at) {
-            (Some(from), Some(to)) => to
-                .duration_since(from)
-                .map(|life| (life / 10).min(MAX))
-                .unwrap_or(MAX),
-            _ => MAX,
-        }
+        self.inner.skew.unwrap_or_else(|| set.refresh_skew())
     }
 
     /// Joins the refresh in flight, or starts one. `rejected`: the token a resource

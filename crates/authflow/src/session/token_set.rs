@@ -119,6 +119,19 @@ impl TokenSet {
             .is_some_and(|at| at <= now.checked_add(skew).unwrap_or(now))
     }
 
+    /// How long before expiry to refresh: the smaller of 60 s and 10 % of the token's
+    /// lifetime (60 s when the lifetime is unknown).
+    pub fn refresh_skew(&self) -> Duration {
+        const MAX: Duration = Duration::from_secs(60);
+        match (self.obtained_at, self.expires_at) {
+            (Some(from), Some(to)) => to
+                .duration_since(from)
+                .map(|life| (life / 10).min(MAX))
+                .unwrap_or(MAX),
+            _ => MAX,
+        }
+    }
+
     /// Whether the access token is past its expiry.
     pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at.is_some_and(|at| at <= now)

@@ -1,0 +1,120 @@
+//! The command line: global options, client options, subcommands.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::exit::EXIT_CODES_HELP;
+use crate::profile::AuthMethod;
+
+/// OAuth 2.0 from the terminal: log in, get tokens, call APIs, run a local provider.
+#[derive(Debug, Parser)]
+#[command(name = "authflow", version, about, after_help = EXIT_CODES_HELP)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct Global {
+    /// Profile to use [default: default].
+    #[arg(long, short = 'p', global = true, env = "AUTHFLOW_PROFILE")]
+    pub(crate) profile: Option<String>,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Show HTTP exchanges on stderr with secrets masked (-vv: debug logs too).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+/// Options that describe the client; they override the profile's values, and work
+/// without any profile.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ClientArgs {
+    /// Issuer URL (endpoints come from its discovery document).
+    #[arg(long)]
+    pub(crate) issuer: Option<String>,
+    /// Client id.
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+    /// Client secret (prefer AUTHFLOW_CLIENT_SECRET or a prompt: arguments show in `ps`).
+    #[arg(long, env = "AUTHFLOW_CLIENT_SECRET", hide_env_values = true)]
+    pub(crate) client_secret: Option<String>,
+    /// How the client authenticates [default: basic with a secret, none without].
+    #[arg(long, value_enum)]
+    pub(crate) auth_method: Option<AuthMethod>,
+    /// Scopes to ask for, space-separated.
+    #[arg(long)]
+    pub(crate) scope: Option<String>,
+    /// Redirect URI for the loopback listener [default: http://127.0.0.1/callback, any port].
+    #[arg(long)]
+    pub(crate) redirect_uri: Option<String>,
+    /// Resource indicator (RFC 8707); repeatable.
+    #[arg(long = "resource")]
+    pub(crate) resources: Vec<String>,
+    /// Extra authorization/token parameter, NAME=VALUE; repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub(crate) params: Vec<String>,
+    /// Token endpoint, for servers without discovery.
+    #[arg(long)]
+    pub(crate) token_endpoint: Option<String>,
+    /// Authorization endpoint, for servers without discovery.
+    #[arg(long)]
+    pub(crate) authorization_endpoint: Option<String>,
+}
+
+impl ClientArgs {
+    /// Whether any option here was given.
+    pub(crate) fn any(&self) -> bool {
+        self.issuer.is_some()
+            || self.client_id.is_some()
+            || self.auth_method.is_some()
+            || self.scope.is_some()
+            || self.redirect_uri.is_some()
+            || !self.resources.is_empty()
+            || !self.params.is_empty()
+            || self.token_endpoint.is_some()
+            || self.authorization_endpoint.is_some()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Log in through the browser (authorization code + PKCE) and store the tokens.
+    #[command(after_help = commands::login::EXAMPLES)]
+    Login(commands::login::LoginArgs),
+    /// Print a valid access token (refreshed when needed), nothing else.
+    #[command(after_help = commands::token::EXAMPLES)]
+    Token,
+    /// Call an API with the access token: curl-like options, bearer header added.
+    #[command(after_help = commands::curl::EXAMPLES)]
+    Curl(commands::curl::CurlArgs),
+    /// Show who is logged in, scopes, expiry and where tokens are kept.
+    Status,
+    /// Refresh the tokens now.
+    Refresh,
+    /// Revoke the tokens at the server, then forget them here.
+    #[command(visible_alias = "revoke")]
+    Logout(commands::logout::LogoutArgs),
+    /// Ask the server about a token (RFC 7662).
+    Introspect(commands::introspect::IntrospectArgs),
+    /// Show the OpenID Connect userinfo claims.
+    Userinfo,
+    /// Get a token with the client credentials grant and print it.
+    ClientCredentials(commands::client_credentials::ClientCredentialsArgs),
+    /// Fetch and show an issuer's metadata.
+    Discover(commands::discover::DiscoverArgs),
+    /// Manage profiles.
+    #[command(subcommand)]
+    Profile(commands::profile::ProfileCommand),
+    /// Run the development authorization server and protected resource.
+    #[command(after_help = commands::serve::EXAMPLES)]
+    Serve(commands::serve::ServeArgs),
+    /// Run the whole flow against an embedded provider and narrate every step.
+    Demo(commands::demo::DemoArgs),
+    /// Print shell completions.
+    Completions(commands::completions::CompletionsArgs),
+}

@@ -1,0 +1,63 @@
+//! Token providers that build the OAuth client (and run discovery) only when a refresh
+//! is really needed, so that commands with a valid cached token touch no network.
+
+use std::time::SystemTime;
+
+use authflow::client::BoxFuture;
+use authflow::session::{SessionError, TokenProvider, TokenSet};
+
+use crate::context::Ctx;
+
+/// Refreshes with the profile's refresh token.
+pub(crate) struct LazyRefresh(pub(crate) Ctx);
+
+impl TokenProvider for LazyRefresh {
+    fn fetch<'a>(
+        &'a self,
+        current: Option<&'a TokenSet>,
+    ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
+        Box::pin(async move {
+            let current =
+                current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
+            let rt = current.refresh_token.as_ref().ok_or_else(|| {
+                SessionError::LoginRequired(
+                    "the access token expired and there is no refresh token".into(),
+                )
+            })?;
+            let client = self.0.client().await?;
+            let resp = client.refresh(rt, None).await?;
+            Ok(current.refreshed(&resp, SystemTime::now()))
+        })
+    }
+}
+
+/// Fetches with the client credentials grant.
+pub(crate) struct LazyClientCredentials(pub(crate) Ctx);
+
+impl TokenProvider for LazyClientCredentials {
+    fn fetch<'a>(
+        &'a self,
+        _current: Option<&'a TokenSet>,
+    ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
+        Box::pin(async move {
+            let client = self.0.client().await?;
+            let scope = self
+                .0
+                .scope()
+                .map_err(|e| SessionError::Internal(e.message))?;
+            let asked = (!scope.is_empty()).then(|| scope.clone());
+            let resp = client.client_credentials(asked).await?;
+            Ok(TokenSet::from_response(&resp, &scope, SystemTime::now()))
+        })
+    }
+}
+
+/// The logged-in user's token source: the profile's file store, refreshed lazily.
+pub(crate) fn user_source(
+    ctx: &Ctx,
+) -> Result<authflow::session::TokenSource, crate::exit::CliError> {
+    Ok(authflow::session::TokenSource::builder()
+        .store(ctx.store()?)
+        .provider(LazyRefresh(ctx.clone()))
+        .build())
+}

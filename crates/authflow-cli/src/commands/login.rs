@@ -1,0 +1,237 @@
+//! `authflow login`: authorization code + PKCE through the browser and a loopback listener.
+
+use std::time::{Duration, SystemTime};
+
+use authflow::client::OAuthClient;
+use authflow::flow::{ListenerOptions, LoopbackListener, open_browser};
+use authflow::protocol::PendingAuthorization;
+use authflow::protocol::id_token::IdTokenClaims;
+use authflow::random::OsRandom;
+use authflow::session::{TokenSet, TokenStore as _};
+use authflow::types::{AuthorizationCode, RedirectUri};
+use clap::Args;
+
+use crate::cli::{ClientArgs, Global};
+use crate::context::Ctx;
+use crate::exit::{CliError, Code};
+use crate::output;
+use crate::profile::Config;
+
+pub(crate) const EXAMPLES: &str = "Examples:
+  authflow login --issuer http://127.0.0.1:8080 --client-id authflow-cli \\
+                 --scope 'openid profile api:read offline_access'
+  authflow login --profile work
+  authflow login --no-browser        print the URL instead of opening a browser
+  authflow login --paste             remote shell: paste back the address the browser ends on
+
+A login without --profile saves the options it used as the `default` profile.";
+
+/// Options of `authflow login`.
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    pub(crate) no_browser: bool,
+    /// No listener: open the URL on any machine, then paste the address the browser
+    /// ends on (it fails to load; that is expected).
+    #[arg(long, conflicts_with = "no_browser")]
+    pub(crate) paste: bool,
+    /// How long to wait for the browser.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub(crate) timeout: humantime::Duration,
+    /// `login_hint`: who should log in.
+    #[arg(long)]
+    pub(crate) login_hint: Option<String>,
+    /// `prompt`: login, consent, select_account, none.
+    #[arg(long)]
+    pub(crate) prompt: Option<String>,
+}
+
+pub(crate) fn run(global: &Global, args: LoginArgs) -> Result<(), CliError> {
+    let ctx = Ctx::resolve(global, Some(&args.client))?;
+    super::runtime()?.block_on(login(global, &ctx, &args))
+}
+
+/// What a login produced, for printing.
+pub(crate) struct LoggedIn {
+    pub(crate) tokens: TokenSet,
+    pub(crate) claims: Option<IdTokenClaims>,
+}
+
+async fn login(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    let done = interactive_login(ctx, &client, args).await?;
+    ctx.store()?.save(&done.tokens).await?;
+    remember_profile(global, ctx, args)?;
+    print_result(ctx, &done);
+    Ok(())
+}
+
+/// Runs the browser half and the exchange; checks the ID token when there is one.
+pub(crate) async fn interactive_login(
+    ctx: &Ctx,
+    client: &OAuthClient,
+    args: &LoginArgs,
+) -> Result<LoggedIn, CliError> {
+    let redirect = ctx.redirect_uri()?;
+    let listener = if args.paste {
+        None
+    } else {
+        Some(LoopbackListener::bind(&redirect).await?)
+    };
+    let redirect_uri = listener
+        .as_ref()
+        .map(|l| l.redirect_uri().clone())
+        .unwrap_or(redirect);
+
+    let scope = ctx.scope()?;
+    let mut req = client
+        .authorization_request(redirect_uri.clone())?
+        .scope(scope.clone());
+    for r in ctx.resources()? {
+        req = req.resource(r);
+    }
+    for (k, v) in ctx.extra_params() {
+        req = req.param(k, v);
+    }
+    if let Some(h) = &args.login_hint {
+        req = req.login_hint(h.clone());
+    }
+    if let Some(p) = &args.prompt {
+        req = req.prompt(p.clone());
+    }
+    let (url, pending) = req.build(&mut OsRandom)?;
+
+    let code = match listener {
+        None => paste_flow(&url, &redirect_uri, &pending).await?,
+        Some(listener) => {
+            if args.no_browser {
+                output::note(&format!(
+                    "Open this URL in a browser to log in:\n\n  {url}\n"
+                ));
+            } else {
+                match open_browser(&url) {
+                    Ok(_) => output::note(&format!(
+                        "Opened your browser. If it did not open, visit:\n\n  {url}\n"
+                    )),
+                    Err(e) => output::note(&format!("{e}:\n\n  {url}\n")),
+                }
+            }
+            let spinner = spinner(&format!("Waiting for the redirect to {redirect_uri} …"));
+            let options = ListenerOptions::default().timeout(args.timeout.into());
+            let result = listener.wait(&pending, &options).await;
+            spinner.finish_and_clear();
+            result?
+        }
+    };
+
+    let resp = client.exchange_code(&pending, code).await?;
+    let now = SystemTime::now();
+    let tokens = TokenSet::from_response(&resp, &pending.scope, now);
+    let claims = match &resp.id_token {
+        Some(id) if client.issuer().is_some() && client.endpoints().jwks.is_some() => Some(
+            client
+                .verify_id_token(id, pending.nonce.as_ref(), Some(&resp.access_token))
+                .await?,
+        ),
+        _ => None,
+    };
+    Ok(LoggedIn { tokens, claims })
+}
+
+async fn paste_flow(
+    url: &url::Url,
+    redirect: &RedirectUri,
+    pending: &PendingAuthorization,
+) -> Result<AuthorizationCode, CliError> {
+    output::note(&format!(
+        "Open this URL in a browser on any machine:\n\n  {url}\n\n\
+         After you approve, the browser goes to {redirect} and fails to load: that is expected.\n\
+         Paste the full address from its address bar here and press Enter:"
+    ));
+    let line = tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        std::io::stdin().read_line(&mut s).map(|_| s)
+    })
+    .await
+    .map_err(|e| CliError::new(Code::Failure, e.to_string()))??;
+    let pasted = url::Url::parse(line.trim()).map_err(|_| {
+        CliError::usage(format!(
+            "that is not a URL; paste the address starting with {redirect}"
+        ))
+    })?;
+    pending
+        .validate_callback(&pasted)
+        .map_err(|e| CliError::new(Code::Flow, e.to_string()))
+}
+
+fn spinner(msg: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(msg.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A login without `--profile` saves what it used as the `default` profile; a login with
+/// options for a profile that does not exist yet creates it.
+fn remember_profile(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliError> {
+    if !args.client.any() || (global.profile.is_some() && ctx.saved) {
+        return Ok(());
+    }
+    let mut config = Config::load()?;
+    config
+        .profiles
+        .insert(ctx.name.clone(), ctx.profile.clone());
+    config.save()
+}
+
+fn print_result(ctx: &Ctx, done: &LoggedIn) {
+    let now = SystemTime::now();
+    let t = &done.tokens;
+    let who = done.claims.as_ref().map(|c| {
+        c.string("preferred_username")
+            .or_else(|| c.string("email"))
+            .unwrap_or(c.sub.as_str())
+            .to_owned()
+    });
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "profile": ctx.name,
+            "subject": done.claims.as_ref().map(|c| c.sub.clone()),
+            "user": who,
+            "scope": t.scope.as_ref().map(ToString::to_string),
+            "expires_at": output::unix(t.expires_at),
+            "refresh_token": t.refresh_token.is_some(),
+        }));
+        return;
+    }
+    let who = who
+        .map(|w| format!(" as {}", output::bold(&w)))
+        .unwrap_or_default();
+    eprintln!(
+        "{} Logged in{who} (profile `{}`).",
+        output::green("✓"),
+        ctx.name
+    );
+    let scope = t
+        .scope
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    eprintln!(
+        "  scopes: {}\n  access token {}; refresh token: {}",
+        if scope.is_empty() {
+            "(server default)".to_owned()
+        } else {
+            scope
+        },
+        output::expiry(t.expires_at, now),
+        if t.refresh_token.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+}

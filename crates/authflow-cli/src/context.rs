@@ -1,0 +1,279 @@
+//! What every command needs: the resolved profile, credentials, the client, the store.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use authflow::client::{Endpoints, Error as ClientError, HttpClient, OAuthClient, ReqwestClient};
+use authflow::protocol::{ClientAuthentication, Credentials};
+use authflow::session::FileStore;
+use authflow::types::{
+    ClientId, ClientSecret, EndpointUrl, IssuerUrl, RedirectUri, ResourceIndicator, Scope,
+};
+
+use crate::cli::{ClientArgs, Global};
+use crate::exit::{CliError, profile_flag};
+use crate::paths;
+use crate::profile::{AuthMethod, Config, Profile};
+use crate::verbose::Verbose;
+
+/// The default loopback redirect: any free port on 127.0.0.1.
+pub(crate) const DEFAULT_REDIRECT: &str = "http://127.0.0.1/callback";
+
+/// A resolved profile and the global options.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub(crate) name: String,
+    pub(crate) profile: Profile,
+    /// Whether the profile exists in the config file (or was built from flags only).
+    pub(crate) saved: bool,
+    pub(crate) secret_from_flag: Option<String>,
+    pub(crate) verbose: u8,
+    pub(crate) json: bool,
+}
+
+impl Ctx {
+    /// The profile named by `--profile` (or `default`), with `args` laid over it.
+    pub(crate) fn resolve(global: &Global, args: Option<&ClientArgs>) -> Result<Self, CliError> {
+        let config = Config::load()?;
+        let name = global.profile.clone().unwrap_or_else(|| "default".into());
+        let flags = args.is_some_and(ClientArgs::any);
+        let (mut profile, saved) = match config.profile(&name) {
+            Some(p) => (p.clone(), true),
+            None if flags => (Profile::default(), false),
+            None if global.profile.is_some() => {
+                let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+                return Err(CliError::config(format!(
+                    "unknown profile `{name}` (known: {}); add it with `authflow profile add {name} --issuer ... --client-id ...`",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            None => return Err(CliError::login_required(&name)),
+        };
+        let mut secret_from_flag = None;
+        if let Some(a) = args {
+            overlay(&mut profile, a);
+            secret_from_flag = a.client_secret.clone();
+        }
+        if profile.client_id.is_empty() {
+            return Err(CliError::config(format!(
+                "profile `{name}` has no client id; pass --client-id or run `authflow profile add {name}`"
+            )));
+        }
+        if profile.issuer.is_none() && profile.token_endpoint.is_none() {
+            return Err(CliError::config(format!(
+                "profile `{name}` has neither an issuer nor a token endpoint; pass --issuer"
+            )));
+        }
+        Ok(Self {
+            name,
+            profile,
+            saved,
+            secret_from_flag,
+            verbose: global.verbose,
+            json: global.json,
+        })
+    }
+
+    pub(crate) fn store(&self) -> Result<FileStore, CliError> {
+        Ok(FileStore::new(paths::token_file(&self.name)?))
+    }
+
+    pub(crate) fn scope(&self) -> Result<Scope, CliError> {
+        Ok(Scope::parse(self.profile.scope.as_deref().unwrap_or(""))?)
+    }
+
+    pub(crate) fn redirect_uri(&self) -> Result<RedirectUri, CliError> {
+        Ok(RedirectUri::new(
+            self.profile
+                .redirect_uri
+                .as_deref()
+                .unwrap_or(DEFAULT_REDIRECT),
+        )?)
+    }
+
+    pub(crate) fn resources(&self) -> Result<Vec<ResourceIndicator>, CliError> {
+        self.profile
+            .resources
+            .iter()
+            .map(|r| ResourceIndicator::new(r).map_err(CliError::from))
+            .collect()
+    }
+
+    pub(crate) fn issuer(&self) -> Result<Option<IssuerUrl>, CliError> {
+        self.profile
+            .issuer
+            .as_deref()
+            .map(IssuerUrl::new)
+            .transpose()
+            .map_err(CliError::from)
+    }
+
+    /// The credentials, resolving the secret: flag or `AUTHFLOW_CLIENT_SECRET`, then the
+    /// profile's command, environment variable or value, then a prompt on a terminal.
+    pub(crate) fn credentials(&self) -> Result<Credentials, CliError> {
+        let id = ClientId::new(self.profile.client_id.as_str())?;
+        let secret = self.secret()?;
+        let method = self.profile.auth_method.unwrap_or(if secret.is_some() {
+            AuthMethod::Basic
+        } else {
+            AuthMethod::None
+        });
+        let need =
+            |secret: Option<ClientSecret>| secret.map(Ok).unwrap_or_else(|| self.prompt_secret());
+        Ok(match method {
+            AuthMethod::None => Credentials::public(id),
+            AuthMethod::Basic => {
+                Credentials::new(id, ClientAuthentication::SecretBasic(need(secret)?))
+            }
+            AuthMethod::Post => {
+                Credentials::new(id, ClientAuthentication::SecretPost(need(secret)?))
+            }
+        })
+    }
+
+    fn secret(&self) -> Result<Option<ClientSecret>, CliError> {
+        let invalid = |e| CliError::config(format!("client secret: {e}"));
+        if let Some(s) = &self.secret_from_flag {
+            return ClientSecret::new(s.as_str()).map(Some).map_err(invalid);
+        }
+        if let Some(cmd) = &self.profile.client_secret_command {
+            let out = std::process::Command::new("sh")
+                .args(["-c", cmd])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| {
+                    CliError::config(format!("client_secret_command failed to start: {e}"))
+                })?;
+            if !out.status.success() {
+                return Err(CliError::config(format!(
+                    "client_secret_command exited with {}",
+                    out.status
+                )));
+            }
+            let mut text = String::from_utf8(out.stdout)
+                .map_err(|_| CliError::config("client_secret_command printed non-UTF-8"))?;
+            let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
+            zeroize::Zeroize::zeroize(&mut text);
+            return ClientSecret::new(trimmed).map(Some).map_err(invalid);
+        }
+        if let Some(var) = &self.profile.client_secret_env {
+            let value = std::env::var(var).map_err(|_| {
+                CliError::config(format!(
+                    "profile `{}` reads its client secret from ${var}, which is not set",
+                    self.name
+                ))
+            })?;
+            return ClientSecret::new(value).map(Some).map_err(invalid);
+        }
+        match &self.profile.client_secret {
+            Some(s) => ClientSecret::new(s.as_str()).map(Some).map_err(invalid),
+            None => Ok(None),
+        }
+    }
+
+    fn prompt_secret(&self) -> Result<ClientSecret, CliError> {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::config(format!(
+                "profile `{}` needs a client secret: set AUTHFLOW_CLIENT_SECRET or client_secret_env in the profile",
+                self.name
+            )));
+        }
+        let s = rpassword::prompt_password(format!(
+            "Client secret for `{}`: ",
+            self.profile.client_id
+        ))?;
+        ClientSecret::new(s).map_err(|e| CliError::config(format!("client secret: {e}")))
+    }
+
+    /// The HTTP client: reqwest with rustls, wrapped to show exchanges with `-v`.
+    pub(crate) fn http(&self) -> Result<Arc<dyn HttpClient>, CliError> {
+        Self::http_for(self.verbose)
+    }
+
+    pub(crate) fn http_for(verbose: u8) -> Result<Arc<dyn HttpClient>, CliError> {
+        let base: Arc<dyn HttpClient> = Arc::new(ReqwestClient::new()?);
+        Ok(if verbose > 0 {
+            Arc::new(Verbose::new(base))
+        } else {
+            base
+        })
+    }
+
+    /// The OAuth client, by discovery when the profile has an issuer.
+    pub(crate) async fn client(&self) -> Result<OAuthClient, ClientError> {
+        let config = |e: CliError| ClientError::Config(e.message);
+        let builder = OAuthClient::builder(self.credentials().map_err(config)?)
+            .http_client(self.http().map_err(config)?)
+            .endpoints(self.explicit_endpoints().map_err(config)?);
+        match self.issuer().map_err(config)? {
+            Some(issuer) => builder.discover(&issuer).await,
+            None => builder.build(),
+        }
+    }
+
+    fn explicit_endpoints(&self) -> Result<Endpoints, CliError> {
+        let parse = |s: &Option<String>| -> Result<Option<EndpointUrl>, CliError> {
+            s.as_deref()
+                .map(EndpointUrl::new)
+                .transpose()
+                .map_err(CliError::from)
+        };
+        let mut e = Endpoints::default();
+        e.authorization = parse(&self.profile.authorization_endpoint)?;
+        e.token = parse(&self.profile.token_endpoint)?;
+        e.revocation = parse(&self.profile.revocation_endpoint)?;
+        e.introspection = parse(&self.profile.introspection_endpoint)?;
+        e.userinfo = parse(&self.profile.userinfo_endpoint)?;
+        Ok(e)
+    }
+
+    /// Extra parameters as pairs.
+    pub(crate) fn extra_params(&self) -> Vec<(String, String)> {
+        self.profile
+            .extra_params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    pub(crate) fn login_hint(&self) -> String {
+        format!("run `authflow login{}`", profile_flag(&self.name))
+    }
+}
+
+/// Lays command-line options over a profile.
+pub(crate) fn overlay(p: &mut Profile, a: &ClientArgs) {
+    if let Some(v) = &a.issuer {
+        p.issuer = Some(v.clone());
+    }
+    if let Some(v) = &a.client_id {
+        p.client_id = v.clone();
+    }
+    if let Some(v) = a.auth_method {
+        p.auth_method = Some(v);
+    }
+    if let Some(v) = &a.scope {
+        p.scope = Some(v.clone());
+    }
+    if let Some(v) = &a.redirect_uri {
+        p.redirect_uri = Some(v.clone());
+    }
+    if !a.resources.is_empty() {
+        p.resources = a.resources.clone();
+    }
+    for kv in &a.params {
+        if let Some((k, v)) = kv.split_once('=') {
+            p.extra_params.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    if let Some(v) = &a.token_endpoint {
+        p.token_endpoint = Some(v.clone());
+    }
+    if let Some(v) = &a.authorization_endpoint {
+        p.authorization_endpoint = Some(v.clone());
+    }
+}
