@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use authflow::client::BoxFuture;
-use authflow::session::{SessionError, TokenProvider, TokenSet};
+use authflow::session::{SessionError, TokenProvider, TokenSet, refresh_token_set};
 
 use crate::context::Ctx;
 
@@ -17,16 +17,9 @@ impl TokenProvider for LazyRefresh {
         current: Option<&'a TokenSet>,
     ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
         Box::pin(async move {
-            let current =
-                current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
-            let rt = current.refresh_token.as_ref().ok_or_else(|| {
-                SessionError::LoginRequired(
-                    "the access token expired and there is no refresh token".into(),
-                )
-            })?;
+            // Discovery only once a refresh is really due.
             let client = self.0.client().await?;
-            let resp = client.refresh(rt, None).await?;
-            Ok(current.refreshed(&resp, SystemTime::now()))
+            refresh_token_set(&client, current).await
         })
     }
 }

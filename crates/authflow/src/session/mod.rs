@@ -14,7 +14,9 @@ mod token_set;
 
 pub use authorized::{AuthorizedClient, AuthorizedError, DEFAULT_MAX_RESOURCE_BODY, bearer_header};
 pub use error::SessionError;
-pub use provider::{ClientCredentialsProvider, RefreshTokenProvider, TokenProvider};
+pub use provider::{
+    ClientCredentialsProvider, RefreshTokenProvider, TokenProvider, refresh_token_set,
+};
 pub use source::{TokenSource, TokenSourceBuilder};
 
 pub use file_store::FileStore;

@@ -34,18 +34,23 @@ impl TokenProvider for RefreshTokenProvider {
         &'a self,
         current: Option<&'a TokenSet>,
     ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
-        Box::pin(async move {
-            let current =
-                current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
-            let rt = current.refresh_token.as_ref().ok_or_else(|| {
-                SessionError::LoginRequired(
-                    "the token expired and there is no refresh token".into(),
-                )
-            })?;
-            let resp = self.client.refresh(rt, None).await?;
-            Ok(current.refreshed(&resp, SystemTime::now()))
-        })
+        Box::pin(refresh_token_set(&self.client, current))
     }
+}
+
+/// Refreshes `current` with its refresh token through `client`: the old refresh token
+/// and scope stay when the server sends none. For custom providers that build the client
+/// lazily.
+pub async fn refresh_token_set(
+    client: &OAuthClient,
+    current: Option<&TokenSet>,
+) -> Result<TokenSet, SessionError> {
+    let current = current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
+    let rt = current.refresh_token.as_ref().ok_or_else(|| {
+        SessionError::LoginRequired("the token expired and there is no refresh token".into())
+    })?;
+    let resp = client.refresh(rt, None).await?;
+    Ok(current.refreshed(&resp, SystemTime::now()))
 }
 
 /// Gets tokens with the client credentials grant (service to service).
