@@ -47,6 +47,9 @@ pub(crate) struct LoginArgs {
     /// `prompt`: login, consent, select_account, none.
     #[arg(long)]
     pub(crate) prompt: Option<String>,
+    /// Device flow (RFC 8628): show a code to enter on another device; no redirect.
+    #[arg(long, conflicts_with_all = ["paste", "redirect_uri"])]
+    pub(crate) device: bool,
 }
 
 pub(crate) fn run(global: &Global, args: LoginArgs) -> Result<(), CliError> {
@@ -62,7 +65,11 @@ pub(crate) struct LoggedIn {
 
 async fn login(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliError> {
     let client = ctx.client().await?;
-    let done = interactive_login(ctx, &client, args).await?;
+    let done = if args.device {
+        super::device::device_login(ctx, &client, args).await?
+    } else {
+        interactive_login(ctx, &client, args).await?
+    };
     ctx.store()?.save(&done.tokens).await?;
     remember_profile(global, ctx, args)?;
     print_result(ctx, &done);
@@ -167,7 +174,7 @@ async fn paste_flow(
         .map_err(|e| CliError::new(Code::Flow, e.to_string()))
 }
 
-fn spinner(msg: &str) -> indicatif::ProgressBar {
+pub(crate) fn spinner(msg: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message(msg.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));

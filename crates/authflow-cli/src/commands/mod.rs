@@ -4,6 +4,7 @@ pub(crate) mod client_credentials;
 pub(crate) mod completions;
 pub(crate) mod curl;
 pub(crate) mod demo;
+pub(crate) mod device;
 pub(crate) mod discover;
 pub(crate) mod introspect;
 pub(crate) mod login;

@@ -1,5 +1,6 @@
 //! The async layer: sends the protocol's requests through an [`HttpClient`].
 
+mod device;
 mod error;
 mod http;
 mod oauth_client;

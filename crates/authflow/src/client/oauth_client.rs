@@ -394,6 +394,24 @@ impl OAuthClient {
             .await
     }
 
+    /// Token exchange (RFC 8693): trades `subject_token` (an access token) for a token for
+    /// `audience`, e.g. to call a downstream service on the user's behalf.
+    pub async fn exchange_token(
+        &self,
+        subject_token: &AccessToken,
+        audience: Option<&str>,
+        scope: Option<Scope>,
+    ) -> Result<TokenResponse, Error> {
+        let grant = Grant::TokenExchange {
+            subject_token: subject_token.clone(),
+            subject_token_type: crate::protocol::token_request::ACCESS_TOKEN_TYPE.to_owned(),
+            requested_token_type: None,
+            audience: audience.map(str::to_owned),
+            scope,
+        };
+        self.request_token(&grant, &[]).await
+    }
+
     /// Any grant at the token endpoint. On `invalid_client` with `client_secret_basic`,
     /// retries once with `client_secret_post` (servers decode Basic credentials
     /// differently) and keeps using post when the server accepts it.

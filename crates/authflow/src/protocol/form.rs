@@ -60,6 +60,10 @@ pub(crate) const RESERVED: &[&str] = &[
     "nonce",
     "token",
     "token_type_hint",
+    "device_code",
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
 ];
 
 pub(crate) fn check_extra(key: &str) -> Result<(), BuildError> {

@@ -8,6 +8,7 @@ pub mod authorization;
 mod body;
 pub mod callback;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod error;
 mod form;

@@ -6,9 +6,15 @@ use super::BuildError;
 use super::client_auth::Credentials;
 use super::form::{Form, check_extra, post_form};
 use crate::types::{
-    AuthorizationCode, EndpointUrl, PkceVerifier, RedirectUri, RefreshToken, ResourceIndicator,
-    Scope,
+    AccessToken, AuthorizationCode, DeviceCode, EndpointUrl, PkceVerifier, RedirectUri,
+    RefreshToken, ResourceIndicator, Scope,
 };
+
+/// The `grant_type` of token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The token type URI of an access token (RFC 8693 §3).
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// What the client trades for tokens.
 #[derive(Debug, Clone)]
@@ -36,6 +42,24 @@ pub enum Grant {
         /// The scope asked for; `None` lets the server pick its default.
         scope: Option<Scope>,
     },
+    /// The device grant's poll (RFC 8628 §3.4).
+    DeviceCode {
+        /// The device code from the device authorization response.
+        device_code: DeviceCode,
+    },
+    /// Token exchange (RFC 8693 §2.1).
+    TokenExchange {
+        /// The token to exchange.
+        subject_token: AccessToken,
+        /// Its type URI, e.g. `urn:ietf:params:oauth:token-type:access_token`.
+        subject_token_type: String,
+        /// The type asked for, if any.
+        requested_token_type: Option<String>,
+        /// The logical audience, if any.
+        audience: Option<String>,
+        /// The scope asked for, if any.
+        scope: Option<Scope>,
+    },
 }
 
 impl Grant {
@@ -45,14 +69,18 @@ impl Grant {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
             Self::ClientCredentials { .. } => "client_credentials",
+            Self::DeviceCode { .. } => super::device::DEVICE_CODE_GRANT,
+            Self::TokenExchange { .. } => TOKEN_EXCHANGE_GRANT,
         }
     }
 
     /// The scope this grant asks for, if it names one.
     pub fn scope(&self) -> Option<&Scope> {
         match self {
-            Self::RefreshToken { scope, .. } | Self::ClientCredentials { scope } => scope.as_ref(),
-            Self::AuthorizationCode { .. } => None,
+            Self::RefreshToken { scope, .. }
+            | Self::ClientCredentials { scope }
+            | Self::TokenExchange { scope, .. } => scope.as_ref(),
+            Self::AuthorizationCode { .. } | Self::DeviceCode { .. } => None,
         }
     }
 }
@@ -153,6 +181,24 @@ impl<'a> TokenRequest<'a> {
                 push_scope(&mut form, scope.as_ref());
             }
             Grant::ClientCredentials { scope } => push_scope(&mut form, scope.as_ref()),
+            Grant::DeviceCode { device_code } => form.push("device_code", device_code.secret()),
+            Grant::TokenExchange {
+                subject_token,
+                subject_token_type,
+                requested_token_type,
+                audience,
+                scope,
+            } => {
+                form.push("subject_token", subject_token.secret());
+                form.push("subject_token_type", subject_token_type.as_str());
+                if let Some(t) = requested_token_type {
+                    form.push("requested_token_type", t.as_str());
+                }
+                if let Some(a) = audience {
+                    form.push("audience", a.as_str());
+                }
+                push_scope(&mut form, scope.as_ref());
+            }
         }
         for r in &self.resources {
             form.push("resource", r.as_str());
@@ -233,6 +279,37 @@ mod tests {
         let b = String::from_utf8(req.body().clone()).unwrap();
         assert_eq!(b, "grant_type=refresh_token&refresh_token=rt&scope=a+b");
         assert!(!format!("{req:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn device_and_token_exchange_grants() {
+        let creds = Credentials::public(ClientId::new("c").unwrap());
+        let e = endpoint();
+        let g = Grant::DeviceCode {
+            device_code: crate::types::DeviceCode::new("dc").unwrap(),
+        };
+        let b = body(&TokenRequest::new(&e, &creds, &g).build().unwrap());
+        assert!(b.contains(&(
+            "grant_type".into(),
+            "urn:ietf:params:oauth:grant-type:device_code".into()
+        )));
+        assert!(b.contains(&("device_code".into(), "dc".into())));
+        let g = Grant::TokenExchange {
+            subject_token: AccessToken::new("st").unwrap(),
+            subject_token_type: ACCESS_TOKEN_TYPE.into(),
+            requested_token_type: None,
+            audience: Some("https://downstream".into()),
+            scope: None,
+        };
+        let req = TokenRequest::new(&e, &creds, &g).build().unwrap();
+        let b = body(&req);
+        assert!(b.contains(&("grant_type".into(), TOKEN_EXCHANGE_GRANT.into())));
+        assert!(b.contains(&("subject_token".into(), "st".into())));
+        assert!(b.contains(&("audience".into(), "https://downstream".into())));
+        assert!(
+            !format!("{g:?}").contains("\"st\""),
+            "Debug hides the subject token"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ pub use error::InvalidValue;
 pub use ids::ClientId;
 pub use scope::{Scope, ScopeToken};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, CsrfState, IdToken, Nonce, PkceVerifier,
-    RefreshToken,
+    AccessToken, AuthorizationCode, ClientSecret, CsrfState, DeviceCode, IdToken, Nonce,
+    PkceVerifier, RefreshToken,
 };
 pub use url::{EndpointUrl, IssuerUrl, RedirectUri, ResourceIndicator, is_loopback_url};
 

@@ -137,6 +137,10 @@ secret_type!(
     Nonce, "nonce", vschar
 );
 secret_type!(
+    /// A device code (RFC 8628 §3.2): what the client polls with.
+    DeviceCode, "device code", vschar
+);
+secret_type!(
     /// A PKCE code verifier (RFC 7636 §4.1): 43–128 unreserved characters.
     PkceVerifier, "PKCE code verifier", pkce_verifier
 );
