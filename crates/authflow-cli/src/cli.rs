@@ -107,6 +107,8 @@ pub(crate) enum Command {
     ClientCredentials(commands::client_credentials::ClientCredentialsArgs),
     /// Fetch and show an issuer's metadata.
     Discover(commands::discover::DiscoverArgs),
+    /// Examine a provider's metadata and probe it against RFC 9700, without credentials.
+    Doctor(commands::doctor::DoctorArgs),
     /// Manage profiles.
     #[command(subcommand)]
     Profile(commands::profile::ProfileCommand),

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Userinfo => commands::userinfo::run(&global),
         Command::ClientCredentials(a) => commands::client_credentials::run(&global, a),
         Command::Discover(a) => commands::discover::run(&global, a),
+        Command::Doctor(a) => commands::doctor::run(&global, a),
         Command::Profile(c) => commands::profile::run(&global, c),
         Command::Serve(a) => commands::serve::run(a)
             .map_err(|e| exit::CliError::new(exit::Code::Failure, e.to_string())),

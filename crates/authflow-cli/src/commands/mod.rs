@@ -6,6 +6,7 @@ pub(crate) mod curl;
 pub(crate) mod demo;
 pub(crate) mod device;
 pub(crate) mod discover;
+pub(crate) mod doctor;
 pub(crate) mod introspect;
 pub(crate) mod login;
 pub(crate) mod logout;
