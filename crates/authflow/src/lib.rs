@@ -15,6 +15,8 @@ pub mod client;
 pub mod flow;
 pub mod protocol;
 pub mod random;
+#[cfg(feature = "resource")]
+pub mod resource;
 pub mod session;
 pub mod types;
 

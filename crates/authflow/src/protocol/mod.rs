@@ -4,6 +4,7 @@
 //! never touch a socket, a clock or a file. Time comes in as an argument and randomness
 //! through [`RandomSource`](crate::random::RandomSource), so every rule is a plain unit test.
 
+pub mod access_token;
 pub mod authorization;
 mod body;
 pub mod callback;
@@ -14,6 +15,7 @@ pub mod error;
 mod form;
 pub mod id_token;
 pub mod introspection;
+mod jws;
 pub mod revocation;
 pub mod token_request;
 pub mod token_response;

@@ -1,0 +1,350 @@
+//! [`ResourceServer`]: the validator behind [`Bearer`](super::Bearer).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use http::HeaderMap;
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::{Map, Value};
+use sha2::Digest as _;
+
+use super::rejection::Rejection;
+use crate::client::{Error as ClientError, HttpClient, OAuthClient};
+use crate::protocol::access_token::{
+    AccessTokenError, AccessTokenExpectations, validate_access_token,
+};
+use crate::protocol::{Credentials, MAX_RESPONSE_BYTES, TokenTypeHint};
+use crate::types::{ClientId, EndpointUrl, IssuerUrl, Scope};
+
+/// Introspection answers are reused this long at most (and never past the token's `exp`).
+const INTROSPECTION_CACHE: Duration = Duration::from_secs(30);
+/// Cached introspection answers kept at most; the oldest go first.
+const CACHE_CAP: usize = 10_000;
+
+/// Who and what a valid token stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Principal {
+    /// `sub`: the user, or the client for client credentials.
+    pub subject: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: Option<String>,
+    /// The token's scope.
+    pub scope: Scope,
+    /// Every claim (JWT) or introspection field.
+    pub claims: Map<String, Value>,
+}
+
+impl Principal {
+    /// `Ok` when the token carries `scope` (every token of it); otherwise the
+    /// `insufficient_scope` rejection naming it.
+    pub fn require(&self, scope: &str) -> Result<(), Rejection> {
+        let needed = Scope::parse(scope).map_err(|e| Rejection::InvalidRequest(e.to_string()))?;
+        if needed.is_subset_of(&self.scope) {
+            Ok(())
+        } else {
+            Err(Rejection::InsufficientScope(needed))
+        }
+    }
+}
+
+/// Validates bearer tokens for one resource. Cheap to clone.
+#[derive(Clone)]
+pub struct ResourceServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: IssuerUrl,
+    audiences: Vec<String>,
+    algorithms: Vec<String>,
+    require_at_jwt: bool,
+    realm: String,
+    resource_metadata: Option<String>,
+    jwks_uri: Option<EndpointUrl>,
+    jwks: ArcSwapOption<JwkSet>,
+    introspection: Option<OAuthClient>,
+    http: Option<Arc<dyn HttpClient>>,
+    cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+}
+
+impl std::fmt::Debug for ResourceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceServer")
+            .field("issuer", &self.inner.issuer)
+            .field("audiences", &self.inner.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`ResourceServer`].
+#[must_use]
+pub struct ResourceServerBuilder {
+    issuer: IssuerUrl,
+    audiences: Vec<String>,
+    algorithms: Vec<String>,
+    require_at_jwt: bool,
+    realm: String,
+    resource_metadata: Option<String>,
+    jwks_uri: Option<EndpointUrl>,
+    jwks: Option<JwkSet>,
+    introspection: Option<OAuthClient>,
+    http: Option<Arc<dyn HttpClient>>,
+}
+
+impl ResourceServerBuilder {
+    /// Another identifier this resource answers to (`aud` may name any of them).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// A fixed key set (no fetching): for tests and for keys distributed out of band.
+    pub fn jwks(mut self, jwks: JwkSet) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Where to fetch the issuer's keys (cached; refetched once on an unknown `kid`).
+    pub fn jwks_uri(mut self, uri: EndpointUrl) -> Self {
+        self.jwks_uri = Some(uri);
+        self
+    }
+
+    /// Opaque tokens are checked by introspection through this client (its credentials
+    /// authenticate the resource server at the introspection endpoint).
+    pub fn introspection(mut self, client: OAuthClient) -> Self {
+        self.introspection = Some(client);
+        self
+    }
+
+    /// Algorithms the issuer signs with (default: those its JWKS keys declare).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.algorithms = algorithms.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Accept JWT access tokens without `typ: at+jwt` (some providers omit it).
+    pub fn allow_untyped_jwt(mut self) -> Self {
+        self.require_at_jwt = false;
+        self
+    }
+
+    /// The `realm` in challenges (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// The RFC 9728 metadata URL announced in challenges.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The HTTP client for JWKS fetches (default: reqwest with rustls).
+    pub fn http_client(mut self, http: impl HttpClient) -> Self {
+        self.http = Some(Arc::new(http));
+        self
+    }
+
+    /// Builds the validator from what was configured.
+    pub fn build(self) -> ResourceServer {
+        ResourceServer {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                audiences: self.audiences,
+                algorithms: self.algorithms,
+                require_at_jwt: self.require_at_jwt,
+                realm: self.realm,
+                resource_metadata: self.resource_metadata,
+                jwks_uri: self.jwks_uri,
+                jwks: ArcSwapOption::new(self.jwks.map(Arc::new)),
+                introspection: self.introspection,
+                http: self.http,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Reads the issuer's metadata for `jwks_uri` (and the ID/access token algorithms it
+    /// names), then builds.
+    pub async fn discover(mut self) -> Result<ResourceServer, ClientError> {
+        let mut builder =
+            OAuthClient::builder(Credentials::public(ClientId::new("resource-server")?));
+        if let Some(h) = &self.http {
+            builder = builder.http_client(h.clone());
+        }
+        let client = builder.discover(&self.issuer).await?;
+        if self.jwks_uri.is_none() {
+            self.jwks_uri = client.endpoints().jwks.clone();
+        }
+        if self.http.is_none() {
+            self.http = Some(client.http_client().clone());
+        }
+        Ok(self.build())
+    }
+}
+
+impl ResourceServer {
+    /// Starts configuring a validator for tokens from `issuer` meant for `audience`.
+    pub fn builder(issuer: IssuerUrl, audience: impl Into<String>) -> ResourceServerBuilder {
+        ResourceServerBuilder {
+            issuer,
+            audiences: vec![audience.into()],
+            algorithms: Vec::new(),
+            require_at_jwt: true,
+            realm: "api".into(),
+            resource_metadata: None,
+            jwks_uri: None,
+            jwks: None,
+            introspection: None,
+            http: None,
+        }
+    }
+
+    /// The challenge realm.
+    pub fn realm(&self) -> &str {
+        &self.inner.realm
+    }
+
+    /// The RFC 9728 metadata URL, if configured.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.inner.resource_metadata.as_deref()
+    }
+
+    /// Reads the bearer token from `Authorization` (RFC 6750 §2.1; the query-string form
+    /// is never accepted) and validates it.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Rejection> {
+        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
+            return Err(Rejection::Missing);
+        };
+        if values.next().is_some() {
+            return Err(Rejection::InvalidRequest(
+                "more than one Authorization header".into(),
+            ));
+        }
+        let value = value.to_str().map_err(|_| {
+            Rejection::InvalidRequest("the Authorization header is not text".into())
+        })?;
+        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            // Another scheme means no bearer credentials (RFC 6750 §3.1).
+            return Err(Rejection::Missing);
+        }
+        let token = token.trim();
+        if token.is_empty() || token.contains(' ') {
+            return Err(Rejection::InvalidRequest("malformed bearer token".into()));
+        }
+        self.validate(token).await
+    }
+
+    /// Validates a token: offline when it is a JWT, else by introspection.
+    pub async fn validate(&self, token: &str) -> Result<Principal, Rejection> {
+        if token.split('.').count() == 3 {
+            return self.validate_jwt(token).await;
+        }
+        match &self.inner.introspection {
+            Some(client) => self.introspect(client, token).await,
+            None => Err(Rejection::InvalidToken(
+                "the token is not a JWT this server can check".into(),
+            )),
+        }
+    }
+
+    async fn validate_jwt(&self, token: &str) -> Result<Principal, Rejection> {
+        let check = |set: &JwkSet| {
+            let mut e = AccessTokenExpectations::new(
+                &self.inner.issuer,
+                &self.inner.audiences,
+                SystemTime::now(),
+            );
+            e.algorithms = &self.inner.algorithms;
+            e.require_at_jwt = self.inner.require_at_jwt;
+            validate_access_token(token, set, &e)
+        };
+        let keys = match self.inner.jwks.load_full() {
+            Some(k) => k,
+            None => self.fetch_jwks().await?,
+        };
+        let result = match check(&keys) {
+            Err(AccessTokenError::UnknownKey(_)) if self.inner.jwks_uri.is_some() => {
+                let fresh = self.fetch_jwks().await?;
+                check(&fresh)
+            }
+            other => other,
+        };
+        let c = result.map_err(|e| Rejection::InvalidToken(e.to_string()))?;
+        Ok(Principal {
+            subject: c.sub,
+            client_id: c.client_id,
+            scope: c.scope,
+            claims: c.all,
+        })
+    }
+
+    async fn fetch_jwks(&self) -> Result<Arc<JwkSet>, Rejection> {
+        let (Some(uri), Some(http)) = (&self.inner.jwks_uri, &self.inner.http) else {
+            return Err(Rejection::Unavailable("no keys configured".into()));
+        };
+        let req = crate::protocol::form_get_json(uri.as_url())
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let resp = http
+            .send(req, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let fields =
+            crate::protocol::body_json(&resp).map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        let set: JwkSet = serde_json::from_value(Value::Object(fields))
+            .map_err(|_| Rejection::Unavailable("the issuer's JWKS is not a key set".into()))?;
+        let set = Arc::new(set);
+        self.inner.jwks.store(Some(set.clone()));
+        Ok(set)
+    }
+
+    async fn introspect(&self, client: &OAuthClient, token: &str) -> Result<Principal, Rejection> {
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Ok(cache) = self.inner.cache.lock()
+            && let Some((p, until)) = cache.get(&key)
+            && *until > Instant::now()
+        {
+            return Ok(p.clone());
+        }
+        let r = client
+            .introspect(token, Some(TokenTypeHint::AccessToken))
+            .await
+            .map_err(|e| Rejection::Unavailable(e.to_string()))?;
+        if !r.is_active_at(SystemTime::now()) {
+            return Err(Rejection::InvalidToken("the token is not active".into()));
+        }
+        if !r.aud.is_empty() && !r.aud.iter().any(|a| self.inner.audiences.contains(a)) {
+            return Err(Rejection::InvalidToken(
+                "the token is for another resource".into(),
+            ));
+        }
+        let p = Principal {
+            subject: r.sub.clone(),
+            client_id: r.client_id.clone(),
+            scope: r.scope.clone().unwrap_or_default(),
+            claims: r.extra.clone(),
+        };
+        let ttl = r
+            .exp
+            .and_then(|exp| exp.duration_since(SystemTime::now()).ok())
+            .map_or(INTROSPECTION_CACHE, |left| left.min(INTROSPECTION_CACHE));
+        if let Ok(mut cache) = self.inner.cache.lock() {
+            if cache.len() >= CACHE_CAP {
+                let now = Instant::now();
+                cache.retain(|_, (_, until)| *until > now);
+                if cache.len() >= CACHE_CAP {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (p.clone(), Instant::now() + ttl));
+        }
+        Ok(p)
+    }
+}
