@@ -1,13 +1,18 @@
 //! Token sessions: what a program keeps between requests.
 //!
 //! - [`TokenSet`]: the tokens of one grant, in the form stores persist;
-//! - [`TokenStore`]: where they live ([`MemoryStore`], [`FileStore`]);
+//! - [`TokenStore`]: where they live ([`MemoryStore`], [`FileStore`], and behind features
+//!   `RedisStore` and `KeyringStore`);
 //! - [`TokenSource`]: hands out valid access tokens, refreshing once however many ask.
 
 mod authorized;
 mod error;
 mod file_store;
+#[cfg(feature = "keyring")]
+mod keyring_store;
 mod provider;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod source;
 mod store;
 mod token_set;
@@ -20,5 +25,9 @@ pub use provider::{
 pub use source::{TokenSource, TokenSourceBuilder};
 
 pub use file_store::FileStore;
+#[cfg(feature = "keyring")]
+pub use keyring_store::KeyringStore;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisStore;
 pub use store::{MemoryStore, StoreError, StoreLock, TokenStore};
 pub use token_set::TokenSet;

@@ -53,6 +53,26 @@ pub enum StoreError {
         /// Its mode.
         mode: u32,
     },
+    /// A write under a lock that had expired, after another holder took the lock (or
+    /// wrote): refused, so that a newer token set is not overwritten.
+    #[error(
+        "token store {store}: the refresh lock expired before this write and another worker has taken it since; the write was refused"
+    )]
+    Fenced {
+        /// Which store (never a secret).
+        store: String,
+    },
+    /// No OS keyring could be reached (no Secret Service on the session D-Bus, a locked
+    /// or missing keychain).
+    #[error(
+        "{entry}: no OS keyring is reachable ({reason}); on Linux a Secret Service (GNOME Keyring, KWallet) must run on the session D-Bus, otherwise use the file store (FileStore)"
+    )]
+    KeyringUnavailable {
+        /// Which entry.
+        entry: String,
+        /// What the platform said (never a stored value).
+        reason: String,
+    },
     /// Any other store (keyring, Redis) failure.
     #[error("token store: {0}")]
     Backend(String),
