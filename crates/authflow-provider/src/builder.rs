@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use authflow::types::IssuerUrl;
 
-use crate::jwt::{KeyError, SigningKey};
+use crate::jwt::{IdTokenKey, KeyError, SigningKey};
 use crate::provider::{Provider, Shared};
 use crate::quirks::Quirks;
 use crate::registry::{ClientConfig, RegistrationError, Registry, UserConfig};
@@ -55,6 +55,7 @@ pub struct ProviderBuilder {
     auto_approve: Option<String>,
     quirks: Quirks,
     key: Option<SigningKey>,
+    id_key: Option<IdTokenKey>,
 }
 
 impl Default for ProviderBuilder {
@@ -69,6 +70,7 @@ impl Default for ProviderBuilder {
             auto_approve: None,
             quirks: Quirks::none(),
             key: None,
+            id_key: None,
         }
     }
 }
@@ -130,9 +132,15 @@ impl ProviderBuilder {
         self
     }
 
-    /// The signing key (default: a fresh Ed25519 key).
+    /// The access token signing key (default: a fresh Ed25519 key).
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.key = Some(key);
+        self
+    }
+
+    /// The ID token signing key (default: a fresh RSA-2048 key, made once per build).
+    pub fn id_token_key(mut self, key: IdTokenKey) -> Self {
+        self.id_key = Some(key);
         self
     }
 
@@ -179,10 +187,15 @@ impl ProviderBuilder {
             Some(k) => k,
             None => SigningKey::generate()?,
         };
+        let id_key = match self.id_key {
+            Some(k) => k,
+            None => IdTokenKey::generate()?,
+        };
         let shared = Shared::new(
             issuer,
             registry,
             key,
+            id_key,
             crate::provider::Settings {
                 access_ttl,
                 refresh_ttl,

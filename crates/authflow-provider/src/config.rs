@@ -15,6 +15,8 @@
 //! redirect_uris = ["http://127.0.0.1/callback"]
 //! grants = ["authorization_code", "refresh_token", "client_credentials"]
 //! scopes = ["openid", "profile", "api:read"]
+//! introspect_any = false              # true: a resource server that may introspect
+//!                                     # every client's tokens (default: only its own)
 //!
 //! [[users]]
 //! username = "carol"
@@ -155,7 +157,7 @@ impl ProviderConfig {
             if let Some(grants) = entry.grants {
                 c = c.grants(grants);
             }
-            c = c.scope(entry.scopes);
+            c = c.scope(entry.scopes).introspect_any(entry.introspect_any);
             check
                 .add_client(c.clone())
                 .map_err(|e| invalid(span.clone(), e.to_string()))?;
@@ -278,6 +280,8 @@ struct ClientEntry {
     grants: Option<Vec<GrantType>>,
     #[serde(default = "Scope::empty", deserialize_with = "scope_list")]
     scopes: Scope,
+    #[serde(default)]
+    introspect_any: bool,
 }
 
 #[derive(Deserialize)]
@@ -306,6 +310,7 @@ secret = "s"
 redirect_uris = ["http://127.0.0.1/cb"]
 grants = ["authorization_code", "client_credentials"]
 scopes = ["openid", "api:read"]
+introspect_any = true
 
 [[users]]
 username = "carol"
@@ -322,6 +327,7 @@ no_iss_on_redirect = true
         assert_eq!(c.clients.len(), 1);
         assert_eq!(c.clients[0].allowed_grants().len(), 2);
         assert!(c.clients[0].allowed_scope().contains("api:read"));
+        assert!(c.clients[0].may_introspect_any());
         assert_eq!(c.users.len(), 1);
         assert!(c.quirks.no_iss_on_redirect);
         assert!(Provider::builder_from(c).build().is_ok());

@@ -1,4 +1,5 @@
-//! Signing: the Ed25519 key, RFC 9068 access tokens and OpenID Connect ID tokens.
+//! Signing: the Ed25519 key for RFC 9068 access tokens, and the RSA key for OpenID
+//! Connect ID tokens (RS256, which OIDC Discovery §3 makes mandatory).
 //!
 //! Signing is done here directly with aws-lc-rs on a key pair parsed once:
 //! `jsonwebtoken::encode` parses the PKCS#8 document again on every call, which costs
@@ -8,7 +9,9 @@
 use std::fmt;
 use std::path::Path;
 
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -33,6 +36,41 @@ pub enum KeyError {
     /// Key generation failed.
     #[error("cannot generate an Ed25519 key")]
     Generate,
+    /// The content is not an RSA private key (for ID tokens).
+    #[error(
+        "not an RSA private key of 2048 to 8192 bits (PEM `BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`, or DER): {0}"
+    )]
+    RsaFormat(&'static str),
+    /// RSA key generation failed.
+    #[error("cannot generate an RSA key")]
+    GenerateRsa,
+}
+
+/// The DER inside the first PEM block labelled `label`.
+fn pem_body(pem: &str, label: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, &'static str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin).ok_or("no `BEGIN` line")? + begin.len();
+    let len = pem[start..].find(&end).ok_or("no `END` line")?;
+    let body: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+        pem[start..start + len]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    );
+    STANDARD
+        .decode(body.as_bytes())
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| "the PEM body is not base64")
+}
+
+fn read_key_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+    std::fs::read(path)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|source| KeyError::Read {
+            path: path.display().to_string(),
+            source,
+        })
 }
 
 /// The provider's Ed25519 signing key (JWS `EdDSA`). `Debug` never shows the private key.
@@ -42,7 +80,6 @@ pub struct SigningKey {
     kid: String,
     x: String,
     access_header: String,
-    id_header: String,
 }
 
 impl SigningKey {
@@ -62,34 +99,13 @@ impl SigningKey {
 
     /// A key from PEM text (`-----BEGIN PRIVATE KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-        const END: &str = "-----END PRIVATE KEY-----";
-        let start = pem
-            .find(BEGIN)
-            .ok_or(KeyError::Format("no `BEGIN PRIVATE KEY` line"))?
-            + BEGIN.len();
-        let len = pem[start..]
-            .find(END)
-            .ok_or(KeyError::Format("no `END PRIVATE KEY` line"))?;
-        let body: String = pem[start..start + len]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let der = zeroize::Zeroizing::new(
-            STANDARD
-                .decode(body)
-                .map_err(|_| KeyError::Format("the PEM body is not base64"))?,
-        );
+        let der = pem_body(pem, "PRIVATE KEY").map_err(KeyError::Format)?;
         Self::from_pkcs8_der(&der)
     }
 
     /// A key from a file holding PEM or DER PKCS#8.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
-        let bytes =
-            zeroize::Zeroizing::new(std::fs::read(path).map_err(|source| KeyError::Read {
-                path: path.display().to_string(),
-                source,
-            })?);
+        let bytes = read_key_file(path)?;
         match std::str::from_utf8(&bytes) {
             Ok(text) if text.contains("-----BEGIN") => Self::from_pem(text),
             _ => Self::from_pkcs8_der(&bytes),
@@ -102,14 +118,10 @@ impl SigningKey {
         // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
         let thumb_input = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(crate::hashing::sha256(thumb_input.as_bytes()));
-        let header = |typ: &str| {
-            let h = json!({"alg": "EdDSA", "typ": typ, "kid": kid});
-            URL_SAFE_NO_PAD.encode(h.to_string())
-        };
+        let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": kid});
         Self {
             decoding: DecodingKey::from_ed_der(&public),
-            access_header: header("at+jwt"),
-            id_header: header("JWT"),
+            access_header: URL_SAFE_NO_PAD.encode(header.to_string()),
             pair,
             kid,
             x,
@@ -138,29 +150,11 @@ impl SigningKey {
         &self.decoding
     }
 
-    fn sign(&self, header: &str, claims: &impl Serialize) -> Result<String, serde_json::Error> {
-        let json = serde_json::to_vec(claims)?;
-        let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 100);
-        out.push_str(header);
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&json, &mut out);
-        let sig = self.pair.sign(out.as_bytes());
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut out);
-        Ok(out)
-    }
-
     /// Signs an RFC 9068 access token (`typ: at+jwt`).
-    pub(crate) fn sign_access_token(
-        &self,
-        claims: &AccessClaims<'_>,
-    ) -> Result<String, serde_json::Error> {
-        self.sign(&self.access_header, claims)
-    }
-
-    /// Signs an OpenID Connect ID token (`typ: JWT`).
-    pub(crate) fn sign_id_token(&self, claims: &IdClaims<'_>) -> Result<String, serde_json::Error> {
-        self.sign(&self.id_header, claims)
+    pub(crate) fn sign_access_token(&self, claims: &AccessClaims<'_>) -> Result<String, SignError> {
+        jws(&self.access_header, claims, |input| {
+            Ok(self.pair.sign(input))
+        })
     }
 
     /// Verifies an access token: signature, `typ`, `iss`, `aud`, `exp` (no leeway).
@@ -183,6 +177,134 @@ impl SigningKey {
             return None;
         }
         Some(data.claims)
+    }
+}
+
+/// Why a token could not be signed.
+#[derive(Debug)]
+pub(crate) struct SignError;
+
+impl From<serde_json::Error> for SignError {
+    fn from(_: serde_json::Error) -> Self {
+        SignError
+    }
+}
+
+/// A compact JWS: `header.claims.signature`, `sign` given the signing input.
+fn jws<S: AsRef<[u8]>>(
+    header: &str,
+    claims: &impl Serialize,
+    sign: impl FnOnce(&[u8]) -> Result<S, SignError>,
+) -> Result<String, SignError> {
+    let json = serde_json::to_vec(claims)?;
+    let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 400);
+    out.push_str(header);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(&json, &mut out);
+    let sig = sign(out.as_bytes())?;
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut out);
+    Ok(out)
+}
+
+/// The provider's RSA key for ID tokens (JWS `RS256`). `Debug` never shows the private
+/// key. Generating one (2048 bits) takes a noticeable fraction of a second; a provider
+/// does it once, when it is built without a key given.
+pub struct IdTokenKey {
+    pair: RsaKeyPair,
+    kid: String,
+    n: String,
+    e: String,
+    header: String,
+}
+
+impl IdTokenKey {
+    /// A fresh 2048-bit key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::GenerateRsa)?;
+        Ok(Self::from_pair(pair))
+    }
+
+    /// A key from DER: PKCS#8 (`openssl genpkey -algorithm rsa`) or PKCS#1.
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_pkcs8(der)
+            .or_else(|_| RsaKeyPair::from_der(der))
+            .map_err(|_| KeyError::RsaFormat("the DER document is not a usable RSA key"))?;
+        Ok(Self::from_pair(pair))
+    }
+
+    /// A key from PEM text (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        let label = if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            "RSA PRIVATE KEY"
+        } else {
+            "PRIVATE KEY"
+        };
+        let der = pem_body(pem, label).map_err(KeyError::RsaFormat)?;
+        Self::from_der(&der)
+    }
+
+    /// A key from a file holding PEM or DER.
+    pub fn from_file(path: &Path) -> Result<Self, KeyError> {
+        let bytes = read_key_file(path)?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if text.contains("-----BEGIN") => Self::from_pem(text),
+            _ => Self::from_der(&bytes),
+        }
+    }
+
+    fn from_pair(pair: RsaKeyPair) -> Self {
+        let public = pair.public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        // RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order.
+        let thumb_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(crate::hashing::sha256(thumb_input.as_bytes()));
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+        Self {
+            header: URL_SAFE_NO_PAD.encode(header.to_string()),
+            pair,
+            kid,
+            n,
+            e,
+        }
+    }
+
+    /// The key id (`kid`): the RFC 7638 JWK thumbprint.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (RFC 7518 §6.3), for `/jwks`.
+    pub fn public_jwk(&self) -> serde_json::Value {
+        json!({
+            "kty": "RSA",
+            "n": self.n,
+            "e": self.e,
+            "kid": self.kid,
+            "alg": "RS256",
+            "use": "sig",
+        })
+    }
+
+    /// Signs an OpenID Connect ID token (`typ: JWT`, `alg: RS256`).
+    pub(crate) fn sign_id_token(&self, claims: &IdClaims<'_>) -> Result<String, SignError> {
+        jws(&self.header, claims, |input| {
+            let mut sig = vec![0; self.pair.public_modulus_len()];
+            self.pair
+                .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input, &mut sig)
+                .map_err(|_| SignError)?;
+            Ok(sig)
+        })
+    }
+}
+
+impl fmt::Debug for IdTokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenKey")
+            .field("alg", &"RS256")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -257,12 +379,12 @@ pub(crate) struct IdClaims<'a> {
     pub email: Option<&'a str>,
 }
 
-/// `at_hash` for EdDSA (Ed25519 signs with SHA-512): the left half of SHA-512 of the
-/// access token, base64url.
+/// `at_hash` for RS256 (OIDC Core §3.1.3.6): the left half of SHA-256 of the access
+/// token, base64url.
 pub(crate) fn at_hash(access_token: &str) -> String {
     use sha2::Digest as _;
-    let digest = sha2::Sha512::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..32])
+    let digest = sha2::Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 #[cfg(test)]
@@ -318,6 +440,40 @@ mod tests {
         let (i, a) = ("http://127.0.0.1:1", "http://127.0.0.1:1");
         assert!(key.verify_access_token(&t, i, a, false).is_none());
         assert!(key.verify_access_token(&t, i, a, true).is_some());
+    }
+
+    #[test]
+    fn rs256_id_tokens_verify_with_the_published_jwk() {
+        let key = IdTokenKey::generate().unwrap();
+        let claims = IdClaims {
+            iss: "http://127.0.0.1:1",
+            sub: "alice",
+            aud: "c",
+            azp: "c",
+            exp: crate::time::now() + 60,
+            iat: 1,
+            auth_time: 1,
+            nonce: None,
+            at_hash: at_hash("x"),
+            name: None,
+            email: None,
+        };
+        let t = key.sign_id_token(&claims).unwrap();
+        let header = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(header.kid.as_deref(), Some(key.kid()));
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).unwrap();
+        let mut v = Validation::new(Algorithm::RS256);
+        v.set_audience(&["c"]);
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &t,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &v,
+        )
+        .unwrap();
+        assert_eq!(data.claims["sub"], "alice");
+        assert!(!format!("{key:?}").contains(&key.n));
+        assert!(IdTokenKey::from_pem("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n").is_err(), "an Ed25519 key is not an RSA key");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! tests, built on axum. It follows the RFCs where they are strict: exact redirect URIs
 //! (with the RFC 8252 §7.3 loopback port rule), PKCE `S256` required for public clients,
 //! single-use short-lived codes, rotating refresh tokens with reuse detection, `iss` on
-//! every authorization response (RFC 9207), RFC 9068 JWT access tokens signed with EdDSA.
+//! every authorization response (RFC 9207), RFC 9068 JWT access tokens signed with EdDSA,
+//! OpenID Connect ID tokens signed with RS256.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +42,7 @@ mod store;
 mod time;
 
 pub use builder::{BuildError, ProviderBuilder};
-pub use jwt::{KeyError, SigningKey};
+pub use jwt::{IdTokenKey, KeyError, SigningKey};
 pub use provider::Provider;
 pub use quirks::{Quirk, Quirks};
 pub use registry::{ClientConfig, ClientKind, GrantType, UserConfig};

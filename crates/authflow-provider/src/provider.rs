@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use crate::builder::ProviderBuilder;
 use crate::endpoints::{authorize, discovery, introspect, resource, revoke, token, userinfo};
-use crate::jwt::SigningKey;
+use crate::jwt::{IdTokenKey, SigningKey};
 use crate::quirks::Quirks;
 use crate::registry::Registry;
 use crate::store::Store;
@@ -44,9 +44,14 @@ impl Provider {
         &self.shared.issuer
     }
 
-    /// The signing key (e.g. to check tokens in tests).
+    /// The access token signing key (e.g. to check tokens in tests).
     pub fn signing_key(&self) -> &SigningKey {
         &self.shared.key
+    }
+
+    /// The ID token signing key (RS256).
+    pub fn id_token_key(&self) -> &IdTokenKey {
+        &self.shared.id_key
     }
 
     /// The axum router serving every endpoint.
@@ -65,7 +70,10 @@ impl Provider {
                 get(discovery::resource_metadata),
             )
             .route("/jwks", get(discovery::jwks))
-            .route("/authorize", get(authorize::start))
+            .route(
+                "/authorize",
+                get(authorize::start).post(authorize::start_post),
+            )
             .route("/authorize/login", post(authorize::login))
             .route("/authorize/consent", post(authorize::consent))
             .route(
@@ -116,6 +124,7 @@ pub(crate) struct Shared {
     pub issuer_str: String,
     pub registry: Registry,
     pub key: SigningKey,
+    pub id_key: IdTokenKey,
     pub store: Store,
     pub settings: Settings,
     pub docs: Documents,
@@ -128,11 +137,13 @@ impl Shared {
         issuer: IssuerUrl,
         registry: Registry,
         key: SigningKey,
+        id_key: IdTokenKey,
         settings: Settings,
     ) -> Self {
         let issuer_str = issuer.as_issuer_str().to_owned();
-        let docs = discovery::documents(&issuer, &registry, &key, &settings);
+        let docs = discovery::documents(&issuer, &registry, &key, &id_key, &settings);
         Self {
+            id_key,
             store: Store::new(settings.access_ttl),
             issuer,
             issuer_str,

@@ -8,7 +8,7 @@ use authflow::types::{ClientId, ClientSecret, RedirectUri, Scope};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::hashing::{Digest, sha256};
+use crate::hashing::{Digest, PasswordHash, sha256};
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,6 +55,7 @@ pub struct ClientConfig {
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) grants: Vec<GrantType>,
     pub(crate) scope: Scope,
+    pub(crate) introspect_any: bool,
 }
 
 impl ClientConfig {
@@ -67,6 +68,7 @@ impl ClientConfig {
             redirect_uris: Vec::new(),
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scope: Scope::empty(),
+            introspect_any: false,
         }
     }
 
@@ -95,6 +97,18 @@ impl ClientConfig {
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = scope;
         self
+    }
+
+    /// Marks the client as a resource server that may introspect any client's tokens
+    /// (default: a client may only introspect its own). Needs a confidential client.
+    pub fn introspect_any(mut self, yes: bool) -> Self {
+        self.introspect_any = yes;
+        self
+    }
+
+    /// Whether the client may introspect any client's tokens.
+    pub fn may_introspect_any(&self) -> bool {
+        self.introspect_any
     }
 
     /// The client id.
@@ -192,6 +206,8 @@ pub(crate) struct Client {
     pub(crate) redirect_uris: Vec<RedirectUri>,
     pub(crate) grants: Vec<GrantType>,
     pub(crate) scope: Scope,
+    /// A resource server: may introspect every client's tokens.
+    pub(crate) introspect_any: bool,
 }
 
 impl Client {
@@ -204,7 +220,7 @@ impl Client {
 #[derive(Debug)]
 pub(crate) struct User {
     pub(crate) username: String,
-    pub(crate) password_hash: Digest,
+    pub(crate) password_hash: PasswordHash,
     pub(crate) name: Option<String>,
     pub(crate) email: Option<String>,
 }
@@ -256,6 +272,9 @@ impl Registry {
         if c.kind == ClientKind::Public && c.grants.contains(&GrantType::ClientCredentials) {
             return Err(err("client_credentials needs a confidential client"));
         }
+        if c.kind == ClientKind::Public && c.introspect_any {
+            return Err(err("introspect_any needs a confidential client"));
+        }
         if c.grants.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
             return Err(err("authorization_code needs at least one redirect URI"));
         }
@@ -269,6 +288,7 @@ impl Registry {
             redirect_uris: c.redirect_uris,
             grants: c.grants,
             scope: c.scope,
+            introspect_any: c.introspect_any,
         };
         self.clients.insert(id, client);
         Ok(())
@@ -281,9 +301,12 @@ impl Registry {
         if self.users.contains_key(&u.username) {
             return Err(RegistrationError::DuplicateUser(u.username));
         }
+        // Made once per process, now rather than on the first unknown user's login (whose
+        // answer would otherwise take longer than a known user's).
+        PasswordHash::unknown_user();
         let user = User {
             username: u.username.clone(),
-            password_hash: sha256(u.password.as_bytes()),
+            password_hash: PasswordHash::new(&u.password),
             name: u.name,
             email: u.email,
         };

@@ -5,7 +5,7 @@
 //! or a signature. Client credentials never touch it. Expired entries are swept at most
 //! every few seconds on the way in (amortised), so memory stays bounded over days.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use authflow::types::Scope;
@@ -16,6 +16,17 @@ use crate::hashing::{Digest, random_id};
 const SWEEP_EVERY: u64 = 10;
 /// At most this many logins in progress at once.
 pub(crate) const MAX_PENDING: usize = 10_000;
+/// A login in progress ends after this many wrong passwords.
+pub(crate) const MAX_LOGIN_FAILURES: u32 = 5;
+/// At most this many authorization codes remembered at once: unused ones (≤ 60 s) and
+/// used ones (kept [`USED_CODE_SECS`] to detect replays).
+pub(crate) const MAX_CODES: usize = 50_000;
+/// How long a used code is remembered, to revoke what it issued when replayed.
+const USED_CODE_SECS: u64 = 600;
+/// A grant remembers at most this many of its refresh tokens (the live one and the
+/// rotated ones before it). Reusing an older rotated token than that is no longer
+/// recognised as reuse: it is merely invalid.
+pub(crate) const MAX_REFRESH_HISTORY: usize = 32;
 
 /// An issued authorization code.
 #[derive(Debug, Clone)]
@@ -42,13 +53,18 @@ enum CodeState {
 }
 
 /// What a code or refresh token started: one user's authorization of one client.
-#[derive(Debug, Clone)]
+///
+/// Refresh records point to their grant by id; revoking the grant removes it, which
+/// makes every refresh token of the grant invalid at once (the orphaned records go at
+/// the next sweep). The grant only keeps its last [`MAX_REFRESH_HISTORY`] refresh token
+/// digests, to forget the oldest records when rotation adds a new one.
+#[derive(Debug)]
 pub(crate) struct Grant {
     pub client_id: String,
     pub user: String,
     pub scope: Scope,
     pub auth_time: u64,
-    refresh: Vec<Digest>,
+    history: VecDeque<Digest>,
     expires: u64,
 }
 
@@ -59,10 +75,29 @@ impl Grant {
             user,
             scope,
             auth_time,
-            refresh: Vec::new(),
+            history: VecDeque::new(),
             expires: 0,
         }
     }
+}
+
+/// What a successful refresh needs to issue tokens.
+#[derive(Debug)]
+pub(crate) struct Refreshed {
+    pub gid: String,
+    pub user: String,
+    /// The requested scope, or the grant's when none was requested.
+    pub scope: Scope,
+    pub auth_time: u64,
+}
+
+/// What introspection shows about a live refresh token.
+#[derive(Debug)]
+pub(crate) struct RefreshInfo {
+    pub client_id: String,
+    pub user: String,
+    pub scope: Scope,
+    pub expires: u64,
 }
 
 #[derive(Debug)]
@@ -87,6 +122,9 @@ pub(crate) struct Pending {
     pub user: Option<String>,
     pub auth_time: u64,
     pub expires: u64,
+    /// Password checks started and not (yet) successful: failed ones plus those in
+    /// flight. At most [`MAX_LOGIN_FAILURES`].
+    pub attempts: u32,
 }
 
 /// Why a code was refused.
@@ -96,6 +134,8 @@ pub(crate) enum CodeError {
     Invalid,
     /// Used before: what it issued has now been revoked.
     Replayed,
+    /// Client, redirect URI or PKCE verifier do not match; the code is still unused.
+    Binding(&'static str),
 }
 
 /// Why a refresh was refused.
@@ -148,16 +188,26 @@ impl Store {
         g
     }
 
-    pub(crate) fn insert_code(&self, hash: Digest, rec: CodeRecord, now: u64) {
-        self.lock(now).codes.insert(hash, CodeState::Fresh(rec));
+    /// Stores a fresh code; false when [`MAX_CODES`] are already remembered.
+    pub(crate) fn insert_code(&self, hash: Digest, rec: CodeRecord, now: u64) -> bool {
+        let mut g = self.lock(now);
+        if g.codes.len() >= MAX_CODES {
+            return false;
+        }
+        g.codes.insert(hash, CodeState::Fresh(rec));
+        true
     }
 
-    /// Consumes a code. The returned grant id must be used for what the code issues;
-    /// presenting the code again revokes that grant.
+    /// Consumes a code if `bindings` accepts its record (client, redirect URI, PKCE),
+    /// all under the lock. A refused attempt leaves the code unused, so a wrong guess
+    /// cannot burn the genuine client's code (an attacker without the verifier cannot
+    /// use it anyway). The returned grant id must be used for what the code issues;
+    /// presenting the code again after that revokes the grant.
     pub(crate) fn take_code(
         &self,
         hash: &Digest,
         now: u64,
+        bindings: impl FnOnce(&CodeRecord) -> Result<(), &'static str>,
     ) -> Result<(CodeRecord, String), CodeError> {
         let mut g = self.lock(now);
         match g.codes.get_mut(hash) {
@@ -168,18 +218,22 @@ impl Store {
                 g.revoke_grant(&gid, until);
                 Err(CodeError::Replayed)
             }
+            Some(CodeState::Fresh(rec)) if rec.expires <= now => Err(CodeError::Invalid),
             Some(state @ CodeState::Fresh(_)) => {
+                if let CodeState::Fresh(rec) = &*state {
+                    bindings(rec).map_err(CodeError::Binding)?;
+                }
                 let gid = random_id();
                 let old = std::mem::replace(
                     state,
                     CodeState::Used {
                         gid: gid.clone(),
-                        expires: now + 600,
+                        expires: now + USED_CODE_SECS,
                     },
                 );
                 match old {
-                    CodeState::Fresh(rec) if rec.expires > now => Ok((rec, gid)),
-                    _ => Err(CodeError::Invalid),
+                    CodeState::Fresh(rec) => Ok((rec, gid)),
+                    CodeState::Used { .. } => Err(CodeError::Invalid),
                 }
             }
         }
@@ -199,7 +253,7 @@ impl Store {
             return false;
         }
         if let Some((hash, expires)) = refresh {
-            grant.refresh.push(hash);
+            grant.history.push_back(hash);
             grant.expires = expires;
             g.refresh.insert(
                 hash,
@@ -218,8 +272,8 @@ impl Store {
     }
 
     /// Uses a refresh token: checks client and scope, rotates it (unless `next` is
-    /// `None`), and returns the grant id and grant. Reusing a rotated token revokes the
-    /// grant.
+    /// `None`), and returns what the new tokens need. Reusing a rotated token revokes
+    /// the grant.
     pub(crate) fn refresh(
         &self,
         hash: &Digest,
@@ -227,50 +281,70 @@ impl Store {
         requested: Option<&Scope>,
         next: Option<(Digest, u64)>,
         now: u64,
-    ) -> Result<(String, Grant), RefreshError> {
+    ) -> Result<Refreshed, RefreshError> {
         let mut g = self.lock(now);
-        let (gid, rotated) = match g.refresh.get(hash) {
-            Some(r) if r.expires > now && r.client_id == client_id => (r.gid.clone(), r.rotated),
+        let inner = &mut *g;
+        let record = match inner.refresh.get_mut(hash) {
+            Some(r) if r.expires > now && r.client_id == client_id => r,
             _ => return Err(RefreshError::Invalid),
         };
-        if rotated {
+        // A revoked (or expired) grant takes all its refresh tokens with it.
+        let Some(grant) = inner.grants.get_mut(&record.gid) else {
+            return Err(RefreshError::Invalid);
+        };
+        if record.rotated {
+            let gid = record.gid.clone();
             let until = now + self.access_ttl;
-            g.revoke_grant(&gid, until);
+            inner.revoke_grant(&gid, until);
             return Err(RefreshError::Reused);
         }
-        let grant = g.grants.get(&gid).ok_or(RefreshError::Invalid)?.clone();
         if requested.is_some_and(|s| !s.is_subset_of(&grant.scope)) {
             return Err(RefreshError::Scope);
         }
+        let out = Refreshed {
+            gid: record.gid.clone(),
+            user: grant.user.clone(),
+            scope: requested.unwrap_or(&grant.scope).clone(),
+            auth_time: grant.auth_time,
+        };
         if let Some((new_hash, expires)) = next {
-            if let Some(r) = g.refresh.get_mut(hash) {
-                r.rotated = true;
+            record.rotated = true;
+            grant.history.push_back(new_hash);
+            grant.expires = grant.expires.max(expires);
+            let forgotten = if grant.history.len() > MAX_REFRESH_HISTORY {
+                grant.history.pop_front()
+            } else {
+                None
+            };
+            if let Some(old) = forgotten {
+                inner.refresh.remove(&old);
             }
-            g.refresh.insert(
+            inner.refresh.insert(
                 new_hash,
                 RefreshRecord {
-                    gid: gid.clone(),
+                    gid: out.gid.clone(),
                     client_id: client_id.to_owned(),
                     expires,
                     rotated: false,
                 },
             );
-            if let Some(gr) = g.grants.get_mut(&gid) {
-                gr.refresh.push(new_hash);
-                gr.expires = gr.expires.max(expires);
-            }
         }
-        Ok((gid, grant))
+        Ok(out)
     }
 
     /// The grant behind a live, unrotated refresh token, for introspection.
-    pub(crate) fn refresh_info(&self, hash: &Digest, now: u64) -> Option<(Grant, u64)> {
+    pub(crate) fn refresh_info(&self, hash: &Digest, now: u64) -> Option<RefreshInfo> {
         let g = self.lock(now);
         let r = g
             .refresh
             .get(hash)
             .filter(|r| !r.rotated && r.expires > now)?;
-        g.grants.get(&r.gid).map(|gr| (gr.clone(), r.expires))
+        g.grants.get(&r.gid).map(|gr| RefreshInfo {
+            client_id: gr.client_id.clone(),
+            user: gr.user.clone(),
+            scope: gr.scope.clone(),
+            expires: r.expires,
+        })
     }
 
     /// Revokes the grant behind a refresh token if `client_id` owns it (RFC 7009 §2.1:
@@ -319,10 +393,37 @@ impl Store {
             .cloned()
     }
 
+    /// Reserves a password check for a login in progress; false when the login is gone
+    /// or has used up its [`MAX_LOGIN_FAILURES`] attempts.
+    pub(crate) fn begin_login_attempt(&self, id: &str, now: u64) -> bool {
+        match self.lock(now).pending.get_mut(id) {
+            Some(p) if p.expires > now && p.attempts < MAX_LOGIN_FAILURES => {
+                p.attempts += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records a wrong password (the attempt reserved stays counted). True when the
+    /// login has now ended: it was removed after too many failures.
+    pub(crate) fn login_failed(&self, id: &str, now: u64) -> bool {
+        let mut g = self.lock(now);
+        match g.pending.get(id) {
+            Some(p) if p.attempts < MAX_LOGIN_FAILURES => false,
+            _ => {
+                g.pending.remove(id);
+                true
+            }
+        }
+    }
+
+    /// The user signed in: their attempt is given back.
     pub(crate) fn set_pending_user(&self, id: &str, user: &str, now: u64) {
         if let Some(p) = self.lock(now).pending.get_mut(id) {
             p.user = Some(user.to_owned());
             p.auth_time = now;
+            p.attempts = p.attempts.saturating_sub(1);
         }
     }
 
@@ -348,12 +449,9 @@ impl Store {
 }
 
 impl Inner {
+    /// Revokes a grant: its refresh records become invalid with it (see [`Grant`]).
     fn revoke_grant(&mut self, gid: &str, until: u64) {
-        if let Some(grant) = self.grants.remove(gid) {
-            for h in &grant.refresh {
-                self.refresh.remove(h);
-            }
-        }
+        self.grants.remove(gid);
         self.revoked_grants.insert(gid.to_owned(), until);
     }
 
@@ -362,11 +460,10 @@ impl Inner {
             CodeState::Fresh(r) => r.expires > now,
             CodeState::Used { expires, .. } => *expires > now,
         });
-        self.refresh.retain(|_, r| r.expires > now);
         self.grants.retain(|_, g| g.expires > now);
-        for g in self.grants.values_mut() {
-            g.refresh.retain(|h| self.refresh.contains_key(h));
-        }
+        let grants = &self.grants;
+        self.refresh
+            .retain(|_, r| r.expires > now && grants.contains_key(&r.gid));
         self.revoked_grants.retain(|_, until| *until > now);
         self.revoked_jtis.retain(|_, exp| *exp > now);
         self.pending.retain(|_, p| p.expires > now);
@@ -401,10 +498,17 @@ mod tests {
     fn code_replay_revokes_the_grant() {
         let s = Store::new(60);
         let h = sha256(b"code");
-        s.insert_code(h, code(100), 10);
-        let (_, gid) = s.take_code(&h, 11).unwrap();
+        assert!(s.insert_code(h, code(100), 10));
+        assert_eq!(
+            s.take_code(&h, 11, |_| Err("wrong verifier")).unwrap_err(),
+            CodeError::Binding("wrong verifier")
+        );
+        let (_, gid) = s.take_code(&h, 11, |_| Ok(())).unwrap();
         assert!(s.create_grant(&gid, grant(), Some((sha256(b"rt"), 1000)), 11));
-        assert_eq!(s.take_code(&h, 12).unwrap_err(), CodeError::Replayed);
+        assert_eq!(
+            s.take_code(&h, 12, |_| Ok(())).unwrap_err(),
+            CodeError::Replayed
+        );
         assert!(s.is_revoked("x", Some(&gid), 12));
         assert!(s.refresh_info(&sha256(b"rt"), 12).is_none());
     }
@@ -413,9 +517,12 @@ mod tests {
     fn expired_codes_fail_and_get_swept() {
         let s = Store::new(60);
         let h = sha256(b"code");
-        s.insert_code(h, code(20), 10);
-        assert_eq!(s.take_code(&h, 25).unwrap_err(), CodeError::Invalid);
-        s.insert_code(sha256(b"other"), code(20), 10);
+        assert!(s.insert_code(h, code(20), 10));
+        assert_eq!(
+            s.take_code(&h, 25, |_| Ok(())).unwrap_err(),
+            CodeError::Invalid
+        );
+        assert!(s.insert_code(sha256(b"other"), code(20), 10));
         assert_eq!(s.sizes(10_000), [0, 0, 0, 0, 0]);
     }
 
@@ -446,6 +553,42 @@ mod tests {
             RefreshError::Invalid
         );
         assert!(s.is_revoked("j", Some("g"), 14));
+        // The revoked grant's records go at the next sweep.
+        assert_eq!(s.sizes(30)[1..3], [0, 0]);
+    }
+
+    #[test]
+    fn refresh_history_is_bounded_per_grant() {
+        let s = Store::new(60);
+        let h = |i: usize| sha256(&i.to_le_bytes());
+        assert!(s.create_grant("g", grant(), Some((h(0), 1000)), 10));
+        for i in 0..100 {
+            s.refresh(&h(i), "c", None, Some((h(i + 1), 1000)), 10)
+                .unwrap();
+        }
+        assert_eq!(s.sizes(10)[2], MAX_REFRESH_HISTORY);
+        // A recent rotated token is still recognised as reuse.
+        assert_eq!(
+            s.refresh(&h(90), "c", None, None, 11).unwrap_err(),
+            RefreshError::Reused
+        );
+        assert_eq!(
+            s.refresh(&h(100), "c", None, None, 11).unwrap_err(),
+            RefreshError::Invalid
+        );
+    }
+
+    #[test]
+    fn codes_are_bounded() {
+        let s = Store::new(60);
+        for i in 0..MAX_CODES {
+            assert!(s.insert_code(sha256(&i.to_le_bytes()), code(100), 1));
+        }
+        assert!(!s.insert_code(sha256(b"one more"), code(100), 1));
+        assert!(
+            s.insert_code(sha256(b"one more"), code(300), 200),
+            "a sweep frees room"
+        );
     }
 
     #[test]
@@ -463,6 +606,7 @@ mod tests {
             user: None,
             auth_time: 0,
             expires: 100,
+            attempts: 0,
         };
         for _ in 0..MAX_PENDING {
             assert!(s.insert_pending(p.clone(), 1).is_some());

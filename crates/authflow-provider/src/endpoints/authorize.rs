@@ -3,6 +3,12 @@
 //! Until client and redirect URI are known to be good, every error is a page at the
 //! provider; after that, errors go back to the client as `error=...` with `state` and
 //! `iss` (RFC 9207). PKCE `S256` is required for public clients; `plain` is refused.
+//!
+//! `state` and `nonce` are stored with the login and the code, so they are limited to
+//! [`MAX_ECHO_BYTES`]. A `nonce` that is too long is an `invalid_request` redirect (with
+//! `state`). A `state` that is too long is an error page: it cannot be echoed (that is
+//! what the limit prevents), and a redirect without it would look to the client like a
+//! forged response.
 
 use authflow::types::Scope;
 use axum::extract::rejection::BytesRejection;
@@ -14,7 +20,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use subtle::ConstantTimeEq as _;
 
 use crate::form::{self, Params};
-use crate::hashing::{self, random_token, sha256};
+use crate::hashing::{PasswordHash, random_token, sha256};
 use crate::pages::{self, error_page};
 use crate::provider::Shared;
 use crate::redirect;
@@ -24,6 +30,8 @@ use crate::time::now;
 
 /// How long a login may take, in seconds.
 const LOGIN_TTL: u64 = 600;
+/// The longest `state` or `nonce` accepted, in bytes.
+pub(crate) const MAX_ECHO_BYTES: usize = 512;
 
 /// Where to send the answer: the validated redirect URI and the client's `state`.
 struct Reply<'a> {
@@ -87,16 +95,53 @@ fn is_s256_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `GET /authorize`: the parameters in the query.
 pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuery) -> Response {
-    let params = match Params::parse(q.unwrap_or_default().as_bytes()) {
-        Ok(p) => p,
-        Err(r) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                &format!("The request repeats the parameter `{}`.", r.0),
-            );
-        }
+    match Params::parse(q.unwrap_or_default().as_bytes()) {
+        Ok(params) => authorize(&s, &params),
+        Err(r) => error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("The request cannot be used: {r}."),
+        ),
+    }
+}
+
+/// `POST /authorize` (OpenID Connect Core §3.1.2.1: servers MUST support it): the same
+/// parameters, form-encoded in the body. A query as well is refused rather than merged.
+pub(crate) async fn start_post(
+    State(s): crate::provider::State,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read.",
+        );
     };
+    if !form::is_form(&headers) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Expected the parameters as a form (application/x-www-form-urlencoded).",
+        );
+    }
+    if q.is_some_and(|q| !q.is_empty()) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Send the parameters either in the query (GET) or in the body (POST), not both.",
+        );
+    }
+    match Params::parse(&body) {
+        Ok(params) => authorize(&s, &params),
+        Err(r) => error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("The request cannot be used: {r}."),
+        ),
+    }
+}
+
+fn authorize(s: &Shared, params: &Params) -> Response {
     let Some(client) = params
         .get("client_id")
         .and_then(|id| s.registry.clients.get(id))
@@ -121,8 +166,17 @@ pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuer
         );
     };
     let redirect_uri = redirect_uri.to_string();
+    if params
+        .get("state")
+        .is_some_and(|st| st.len() > MAX_ECHO_BYTES)
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("The state parameter is longer than {MAX_ECHO_BYTES} bytes."),
+        );
+    }
     let reply = Reply {
-        s: &s,
+        s,
         redirect_uri: &redirect_uri,
         state: params.get("state"),
         status: StatusCode::FOUND,
@@ -172,6 +226,13 @@ pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuer
             "code_challenge must be a base64url SHA-256 value (43 characters)",
         );
     }
+    let nonce = params.get("nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_ECHO_BYTES) {
+        return reply.error(
+            "invalid_request",
+            &format!("nonce is longer than {MAX_ECHO_BYTES} bytes"),
+        );
+    }
     let req = Request {
         client_id: client.id.as_str().to_owned(),
         redirect_uri_given: given.is_some(),
@@ -179,7 +240,7 @@ pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuer
         state: reply.state.map(str::to_owned),
         scope,
         challenge: challenge.map(str::to_owned),
-        nonce: params.get("nonce").map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
         login_hint: params.get("login_hint").map(str::to_owned),
     };
     let now = now();
@@ -189,7 +250,9 @@ pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuer
             .as_deref()
             .filter(|h| s.registry.users.contains_key(*h))
             .unwrap_or(auto);
-        let code = issue_code(&s, &req, user, now, now);
+        let Some(code) = issue_code(s, &req, user, now, now) else {
+            return too_many_codes(&reply);
+        };
         tracing::info!(client = %req.client_id, user, "auto-approved");
         return reply.send(&[("code", &code)]);
     }
@@ -206,6 +269,7 @@ pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuer
         user: None,
         auth_time: 0,
         expires: now + LOGIN_TTL,
+        attempts: 0,
     };
     let Some(id) = s.store.insert_pending(pending, now) else {
         return error_page(
@@ -232,9 +296,18 @@ fn cookie_name(pending: &str) -> String {
     format!("authflow_csrf_{pending}")
 }
 
-fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -> String {
+/// The answer when the store holds as many codes as it may.
+fn too_many_codes(reply: &Reply<'_>) -> Response {
+    reply.error(
+        "temporarily_unavailable",
+        "too many authorization codes are outstanding; try again in a minute",
+    )
+}
+
+/// A fresh code for `req`; `None` when too many codes are outstanding.
+fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -> Option<String> {
     let code = random_token();
-    s.store.insert_code(
+    let stored = s.store.insert_code(
         sha256(code.as_bytes()),
         CodeRecord {
             client_id: req.client_id.clone(),
@@ -249,7 +322,7 @@ fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -
         },
         now,
     );
-    code
+    stored.then_some(code)
 }
 
 /// The pending login a form post belongs to, after the CSRF checks: the token in the
@@ -271,7 +344,7 @@ fn checked_pending(
     let params = Params::parse(&body).map_err(|r| {
         error_page(
             StatusCode::BAD_REQUEST,
-            &format!("The form repeats the field `{}`.", r.0),
+            &format!("The form cannot be used: {r}."),
         )
     })?;
     let expired = || {
@@ -341,13 +414,38 @@ pub(crate) async fn login(
         let resp = reply_for(&s, &pending).error("access_denied", "the user cancelled the sign-in");
         return clear_cookie(resp, &id);
     }
-    let username = params.get("username").unwrap_or_default();
-    let password = params.get("password").unwrap_or_default();
-    let unknown = [0u8; 32];
-    let user = s.registry.users.get(username);
-    let good = hashing::matches(password, user.map_or(&unknown, |u| &u.password_hash));
-    let Some(user) = user.filter(|_| good) else {
+    let too_many = || {
+        tracing::info!(client = %pending.client_id, "sign-in ended after too many failed attempts");
+        s.store.remove_pending(&id, now);
+        let resp = reply_for(&s, &pending).error(
+            "access_denied",
+            "too many failed sign-in attempts; start again from the application",
+        );
+        clear_cookie(resp, &id)
+    };
+    // Reserve an attempt before checking, so parallel posts cannot exceed the limit.
+    if !s.store.begin_login_attempt(&id, now) {
+        return too_many();
+    }
+    let username = params.get("username").unwrap_or_default().to_owned();
+    let password = zeroize::Zeroizing::new(params.get("password").unwrap_or_default().to_owned());
+    drop(params);
+    let checker = s.clone();
+    // PBKDF2 takes tens of milliseconds: off the async workers.
+    let good = tokio::task::spawn_blocking(move || {
+        // The same work whether or not the user exists, so timing says nothing.
+        let user = checker.registry.users.get(&username);
+        let hash = user.map_or(PasswordHash::unknown_user(), |u| &u.password_hash);
+        hash.matches(&password).then_some(username)
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(user) = good.and_then(|name| s.registry.users.get(&name)) else {
         tracing::info!(client = %pending.client_id, "failed login");
+        if s.store.login_failed(&id, now) {
+            return too_many();
+        }
         return pages::page(
             StatusCode::UNAUTHORIZED,
             "Sign in",
@@ -403,9 +501,13 @@ pub(crate) async fn consent(
                 nonce: pending.nonce.clone(),
                 login_hint: None,
             };
-            let code = issue_code(&s, &req, &user, pending.auth_time, now);
-            tracing::info!(client = %pending.client_id, user, "consent given");
-            reply.send(&[("code", &code)])
+            match issue_code(&s, &req, &user, pending.auth_time, now) {
+                Some(code) => {
+                    tracing::info!(client = %pending.client_id, user, "consent given");
+                    reply.send(&[("code", &code)])
+                }
+                None => too_many_codes(&reply),
+            }
         }
         _ => reply.error("access_denied", "the user denied access"),
     };

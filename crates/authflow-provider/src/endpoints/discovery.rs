@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::{Value, json};
 
-use crate::jwt::SigningKey;
+use crate::jwt::{IdTokenKey, SigningKey};
 use crate::provider::{Documents, Settings};
 use crate::registry::Registry;
 use authflow::types::IssuerUrl;
@@ -54,6 +54,7 @@ pub(crate) fn documents(
     issuer: &IssuerUrl,
     registry: &Registry,
     key: &SigningKey,
+    id_key: &IdTokenKey,
     settings: &Settings,
 ) -> Documents {
     let iss = issuer.as_issuer_str();
@@ -77,15 +78,12 @@ pub(crate) fn documents(
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": !settings.quirks.no_iss_on_redirect,
         "protected_resources": [iss],
+        // OIDC Discovery §3: RS256 must be listed; ID tokens are signed with it.
+        "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
     });
     let mut openid = oauth.clone();
     if let Value::Object(m) = &mut openid {
         m.insert("subject_types_supported".into(), json!(["public"]));
-        // RS256 is not offered yet (OIDC Discovery §3 asks for it): EdDSA only.
-        m.insert(
-            "id_token_signing_alg_values_supported".into(),
-            json!(["EdDSA"]),
-        );
         m.insert(
             "claims_supported".into(),
             json!([
@@ -110,7 +108,7 @@ pub(crate) fn documents(
         "bearer_methods_supported": ["header"],
         "resource_signing_alg_values_supported": ["EdDSA"],
     });
-    let jwks = json!({ "keys": [key.public_jwk()] });
+    let jwks = json!({ "keys": [key.public_jwk(), id_key.public_jwk()] });
     let bytes = |v: &Value| Bytes::from(v.to_string());
     Documents {
         oauth: bytes(&oauth),

@@ -1,4 +1,9 @@
 //! Token introspection (RFC 7662), for authenticated confidential clients only.
+//!
+//! A client sees its own tokens; only a client registered with `introspect_any` (a
+//! resource server) sees every client's access tokens (refresh tokens stay private to
+//! their client). Anything else is `{"active": false}`, the same
+//! answer as for an unknown token (RFC 7662 §2.2), so nothing leaks about other clients.
 
 use authflow::protocol::OAuthError;
 use axum::extract::State;
@@ -45,12 +50,13 @@ fn handle(
     let token = params
         .get("token")
         .ok_or_else(|| invalid_request("token is missing"))?;
+    let may_see = |owner: &str| client.introspect_any || owner == client.id.as_str();
     let now = now();
     if let Some(c) = s
         .key
         .verify_access_token(token, &s.issuer_str, s.resource(), false)
     {
-        if s.store.is_revoked(&c.jti, c.gid.as_deref(), now) {
+        if !may_see(&c.client_id) || s.store.is_revoked(&c.jti, c.gid.as_deref(), now) {
             return Ok(json!({"active": false}));
         }
         let mut v = json!({
@@ -70,17 +76,18 @@ fn handle(
         }
         return Ok(v);
     }
-    // Refresh tokens: only their own client may look at them.
+    // Refresh tokens: only their own client may look at them (a resource server never
+    // receives one).
     match s.store.refresh_info(&sha256(token.as_bytes()), now) {
-        Some((grant, exp)) if grant.client_id == client.id.as_str() => Ok(json!({
+        Some(info) if info.client_id == client.id.as_str() => Ok(json!({
             "active": true,
             "token_type": "refresh_token",
-            "scope": grant.scope.to_string(),
-            "client_id": grant.client_id,
-            "sub": grant.user,
-            "username": grant.user,
+            "scope": info.scope.to_string(),
+            "client_id": info.client_id,
+            "sub": info.user,
+            "username": info.user,
             "iss": s.issuer_str,
-            "exp": exp,
+            "exp": info.expires,
         })),
         _ => Ok(json!({"active": false})),
     }

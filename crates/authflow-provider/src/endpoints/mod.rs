@@ -36,7 +36,8 @@ pub(crate) async fn not_found() -> Response {
         .into_response()
 }
 
-/// A form body: the right content type, within the size limit, no repeated parameter.
+/// A form body: the right content type, within the size limit, no repeated parameter,
+/// at most [`form::MAX_PARAMS`] parameters, all UTF-8.
 pub(crate) fn form_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -58,5 +59,5 @@ pub(crate) fn form_body(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    Params::parse(&body).map_err(|r| invalid_request(format!("parameter `{}` is repeated", r.0)))
+    Params::parse(&body).map_err(|e| invalid_request(e.to_string()))
 }

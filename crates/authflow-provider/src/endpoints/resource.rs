@@ -37,11 +37,16 @@ pub(crate) fn challenge(
         c = c.and_then(|c| c.with_param("scope", scope));
     }
     c = c.and_then(|c| c.with_param("resource_metadata", &metadata));
-    let body = match error {
-        Some((code, description)) => {
+    let body = match (error, scope) {
+        (Some((code, description)), Some(scope)) => {
             json!({"error": code, "error_description": description, "scope": scope})
         }
-        None => json!({"error": "unauthorized", "error_description": "a bearer token is required"}),
+        (Some((code, description)), None) => {
+            json!({"error": code, "error_description": description})
+        }
+        (None, _) => {
+            json!({"error": "unauthorized", "error_description": "a bearer token is required"})
+        }
     };
     let mut resp = (status, axum::Json(body)).into_response();
     if let Some(v) = c.ok().and_then(|c| c.to_header_value().ok()) {
@@ -52,25 +57,40 @@ pub(crate) fn challenge(
 
 /// The verified, unrevoked access token from `Authorization: Bearer`; the error is the
 /// challenge response to send.
+///
+/// RFC 6750 §3.1: no `Authorization` header, or one with another scheme (say `Basic`),
+/// is a request without a bearer token: 401 with a bare challenge, no error code. A
+/// malformed `Bearer` header, or two `Authorization` headers, is `invalid_request` (400).
 #[allow(clippy::result_large_err)]
 pub(crate) fn bearer(s: &Shared, headers: &HeaderMap) -> Result<VerifiedClaims, Response> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(challenge(s, StatusCode::UNAUTHORIZED, None, None));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    let Some(token) = token else {
-        return Err(challenge(
+    let malformed = |description| {
+        challenge(
             s,
             StatusCode::BAD_REQUEST,
-            Some(("invalid_request", "use Authorization: Bearer <token>")),
+            Some(("invalid_request", description)),
             None,
-        ));
+        )
+    };
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(challenge(s, StatusCode::UNAUTHORIZED, None, None)),
+        (Some(_), Some(_)) => return Err(malformed("more than one Authorization header")),
+        (Some(value), None) => value,
+    };
+    let value = value.as_bytes();
+    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
+        Some(i) => (&value[..i], Some(&value[i + 1..])),
+        None => (value, None),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Err(challenge(s, StatusCode::UNAUTHORIZED, None, None));
+    }
+    let Some(token) = rest
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(malformed("use Authorization: Bearer <token>"));
     };
     let invalid = || {
         challenge(

@@ -22,7 +22,7 @@ use crate::hashing::{random_id, random_token, sha256};
 use crate::jwt::{AccessClaims, IdClaims, at_hash};
 use crate::provider::Shared;
 use crate::registry::{Client, GrantType};
-use crate::store::{CodeError, Grant, RefreshError};
+use crate::store::{CodeError, CodeRecord, Grant, RefreshError};
 use crate::time::now;
 
 pub(crate) async fn token(
@@ -128,44 +128,52 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
     let code = p
         .get("code")
         .ok_or_else(|| invalid_request("code is missing"))?;
+    let redirect = p.get("redirect_uri");
+    // The verifier's challenge is computed before the store's lock is taken; `Some(None)`
+    // is a verifier that is not a valid PKCE verifier at all.
+    let verifier = p
+        .get("code_verifier")
+        .map(|v| PkceVerifier::new(v).ok().map(|v| v.s256_challenge()));
+    // Checked under the store's lock before the code is consumed: a wrong client,
+    // redirect URI or verifier leaves the code for the genuine exchange.
+    let bindings = |rec: &CodeRecord| -> Result<(), &'static str> {
+        if rec.client_id != client.id.as_str() {
+            return Err("the code was issued to another client");
+        }
+        if (rec.redirect_uri_given || redirect.is_some())
+            && redirect != Some(rec.redirect_uri.as_str())
+        {
+            return Err("redirect_uri differs from the one in the authorization request");
+        }
+        match (&rec.challenge, &verifier) {
+            (Some(challenge), Some(computed)) => {
+                let ok = computed
+                    .as_ref()
+                    .is_some_and(|c| bool::from(c.as_bytes().ct_eq(challenge.as_bytes())));
+                if ok {
+                    Ok(())
+                } else {
+                    Err("the code_verifier does not match the code_challenge")
+                }
+            }
+            (Some(_), None) => Err("code_verifier is missing"),
+            (None, Some(_)) => {
+                Err("code_verifier sent, but the authorization request had no code_challenge")
+            }
+            (None, None) => Ok(()),
+        }
+    };
     let now = now();
     let (rec, gid) = s
         .store
-        .take_code(&sha256(code.as_bytes()), now)
+        .take_code(&sha256(code.as_bytes()), now, bindings)
         .map_err(|e| match e {
             CodeError::Invalid => invalid_grant("the code is invalid, expired or already used"),
             CodeError::Replayed => {
                 invalid_grant("the code was already used; the tokens it issued have been revoked")
             }
+            CodeError::Binding(why) => invalid_grant(why),
         })?;
-    if rec.client_id != client.id.as_str() {
-        return Err(invalid_grant("the code was issued to another client"));
-    }
-    let redirect = p.get("redirect_uri");
-    if (rec.redirect_uri_given || redirect.is_some()) && redirect != Some(&rec.redirect_uri) {
-        return Err(invalid_grant(
-            "redirect_uri differs from the one in the authorization request",
-        ));
-    }
-    match (&rec.challenge, p.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            let ok = PkceVerifier::new(verifier).is_ok_and(|v| {
-                bool::from(v.s256_challenge().as_bytes().ct_eq(challenge.as_bytes()))
-            });
-            if !ok {
-                return Err(invalid_grant(
-                    "the code_verifier does not match the code_challenge",
-                ));
-            }
-        }
-        (Some(_), None) => return Err(invalid_grant("code_verifier is missing")),
-        (None, Some(_)) => {
-            return Err(invalid_grant(
-                "code_verifier sent, but the authorization request had no code_challenge",
-            ));
-        }
-        (None, None) => {}
-    }
     let refresh_token = client.allows(GrantType::RefreshToken).then(random_token);
     let refresh = refresh_token
         .as_ref()
@@ -210,7 +218,7 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
                 .filter(|_| rec.scope.contains("email"))
                 .and_then(|u| u.email.as_deref()),
         };
-        s.key.sign_id_token(&claims).ok()
+        s.id_key.sign_id_token(&claims).ok()
     } else {
         None
     };
@@ -234,7 +242,7 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
     let next = refresh_token
         .as_ref()
         .map(|t| (sha256(t.as_bytes()), now + s.settings.refresh_ttl));
-    let (gid, grant) = s
+    let grant = s
         .store
         .refresh(
             &sha256(token.as_bytes()),
@@ -253,13 +261,13 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
             }
             RefreshError::Scope => invalid_scope("the scope exceeds what was granted"),
         })?;
-    let scope = requested.unwrap_or(grant.scope).to_string();
+    let scope = grant.scope.to_string();
     let access_token = sign_access(
         s,
         &grant.user,
-        &grant.client_id,
+        client.id.as_str(),
         &scope,
-        Some(&gid),
+        Some(&grant.gid),
         Some(grant.auth_time),
         now,
     )?;

@@ -348,6 +348,11 @@ async fn discovery_documents() {
         );
         assert_eq!(v["authorization_response_iss_parameter_supported"], true);
         assert_eq!(v["token_endpoint"], format!("{}/token", s.base));
+        assert_eq!(
+            v["id_token_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "EdDSA"]),
+            "{path}: OIDC Discovery §3 makes RS256 mandatory"
+        );
     }
     let v: serde_json::Value = s
         .http
@@ -371,4 +376,70 @@ async fn discovery_documents() {
         .unwrap();
     assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
     assert_eq!(jwks["keys"][0]["kid"], s.provider.signing_key().kid());
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    assert_eq!(jwks["keys"][1]["kty"], "RSA");
+    assert_eq!(jwks["keys"][1]["alg"], "RS256");
+    assert_eq!(jwks["keys"][1]["kid"], s.provider.id_token_key().kid());
+    assert_ne!(jwks["keys"][0]["kid"], jwks["keys"][1]["kid"]);
+}
+
+// Security review, finding 7: a pending login allowed unlimited password attempts.
+#[tokio::test]
+async fn login_ends_after_five_wrong_passwords() {
+    let s = start(|b| b).await;
+    let (_, ch) = pkce();
+    let page = open_login(&s, &ch).await;
+    let attempt = |pw: &'static str| {
+        let form = [
+            ("pending", page.pending.clone()),
+            ("csrf", page.csrf.clone()),
+            ("username", "alice".to_owned()),
+            ("password", pw.to_owned()),
+            ("action", "login".to_owned()),
+        ];
+        let (s, cookie) = (&s, page.cookie.clone());
+        async move { post_page(s, "/authorize/login", Some(&cookie), &form).await }
+    };
+    for _ in 0..4 {
+        assert_eq!(attempt("wrong").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The fifth failure ends the login: back to the application with access_denied.
+    let resp = attempt("wrong").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let q = support::query(resp.headers()["location"].to_str().unwrap());
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "xyz");
+    // Even the right password is refused now: the user starts again from the client.
+    let resp = attempt("alice-password").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get("location").is_none());
+    // A successful login does not use up an attempt.
+    let page = open_login(&s, &ch).await;
+    for pw in [
+        "wrong",
+        "wrong",
+        "wrong",
+        "wrong",
+        "alice-password",
+        "alice-password",
+    ] {
+        let resp = post_page(
+            &s,
+            "/authorize/login",
+            Some(&page.cookie),
+            &[
+                ("pending", page.pending.as_str()),
+                ("csrf", page.csrf.as_str()),
+                ("username", "alice"),
+                ("password", pw),
+            ],
+        )
+        .await;
+        let expected = if pw == "wrong" {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(resp.status(), expected);
+    }
 }

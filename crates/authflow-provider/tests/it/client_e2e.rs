@@ -26,6 +26,22 @@ async fn code_flow_refresh_revoke_with_the_library_client() {
     assert_eq!(resp.status(), StatusCode::FOUND);
     let callback = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
     let tokens = cli.exchange_callback(&pending, &callback).await.unwrap();
+    // The ID token is RS256 (OIDC Discovery §3) and the library verifies it, with nonce
+    // and at_hash (SHA-256 for RS256).
+    let id_token = tokens.id_token.clone().expect("an ID token for openid");
+    let claims = cli
+        .verify_id_token(
+            &id_token,
+            pending.nonce.as_ref(),
+            Some(&tokens.access_token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claims.sub, "alice");
+    assert!(claims.all.contains_key("at_hash"));
+    let header = jsonwebtoken::decode_header(id_token.secret()).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.kid.as_deref(), Some(s.provider.id_token_key().kid()));
     let rt = tokens.refresh_token.clone().unwrap();
     let refreshed = cli
         .refresh(&rt, Some(Scope::parse("api:read").unwrap()))
@@ -78,16 +94,19 @@ async fn client_credentials_and_introspection_with_the_library_client() {
         .await
         .unwrap();
     assert!(t.expires_in.is_some());
-    let web = OAuthClient::builder(Credentials::secret_post(
-        ClientId::new("demo-web").unwrap(),
-        ClientSecret::new("demo-web-secret").unwrap(),
+    let rs = OAuthClient::builder(Credentials::secret_post(
+        ClientId::new(crate::support::RS.0).unwrap(),
+        ClientSecret::new(crate::support::RS.1).unwrap(),
     ))
     .discover(&issuer)
     .await
     .unwrap();
-    let info = web.introspect(t.access_token.secret(), None).await.unwrap();
+    let info = rs.introspect(t.access_token.secret(), None).await.unwrap();
     assert!(info.active);
     assert!(info.scope.unwrap().contains("api:read"));
+    // The service may introspect its own token too.
+    let info = svc.introspect(t.access_token.secret(), None).await.unwrap();
+    assert!(info.active);
     let bad = OAuthClient::builder(Credentials::secret_basic(
         ClientId::new("demo-service").unwrap(),
         ClientSecret::new("wrong").unwrap(),

@@ -4,6 +4,7 @@
 
 mod authorize;
 mod client_e2e;
+mod hardening;
 mod interop_oauth2;
 mod quirks;
 mod resource;

@@ -35,7 +35,7 @@ async fn missing_and_invalid_tokens_get_bearer_challenges() {
         assert_eq!(challenge(&resp).error(), Some("invalid_token"));
     }
     // Malformed Authorization headers: 400 invalid_request (RFC 6750 §3.1).
-    for value in ["Bearer", "Basic abc", "Bearer"] {
+    for value in ["Bearer", "Bearer ", "Bearer  \t "] {
         let resp = s
             .http
             .get(s.url("/api/me"))

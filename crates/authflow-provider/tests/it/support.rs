@@ -1,11 +1,13 @@
 use authflow::random::OsRandom;
-use authflow::types::{IssuerUrl, PkceVerifier};
-use authflow_provider::{Provider, ProviderBuilder};
+use authflow::types::{ClientId, ClientSecret, IssuerUrl, PkceVerifier};
+use authflow_provider::{ClientConfig, Provider, ProviderBuilder};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashMap;
 
 pub const CLI_REDIRECT: &str = "http://127.0.0.1:43210/callback";
+/// A resource server registered on every test provider: it may introspect any token.
+pub const RS: (&str, &str) = ("test-rs", "test-rs-secret");
 
 pub struct Server {
     pub base: String,
@@ -17,9 +19,16 @@ pub struct Server {
 pub async fn start(configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let rs = ClientConfig::confidential(
+        ClientId::new(RS.0).unwrap(),
+        ClientSecret::new(RS.1).unwrap(),
+    )
+    .grants([])
+    .introspect_any(true);
     let builder = Provider::builder()
         .issuer(IssuerUrl::new(&base).unwrap())
-        .demo();
+        .demo()
+        .client(rs);
     let provider = configure(builder).build().unwrap();
     let router = provider.router();
     tokio::spawn(async move {
@@ -171,11 +180,7 @@ impl Server {
 
     pub async fn introspect(&self, token: &str) -> Value {
         let (s, _, v) = self
-            .post_form(
-                "/introspect",
-                &[("token", token)],
-                Some(("demo-web", "demo-web-secret")),
-            )
+            .post_form("/introspect", &[("token", token)], Some(RS))
             .await;
         assert_eq!(s, StatusCode::OK);
         v

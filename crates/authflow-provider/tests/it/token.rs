@@ -104,17 +104,17 @@ async fn replayed_code_revokes_what_it_issued() {
 }
 
 #[tokio::test]
-async fn wrong_or_missing_verifier_fails_and_burns_the_code() {
+async fn wrong_or_missing_verifier_fails() {
     let s = auto().await;
-    let (code, verifier) = s.cli_code("api:read").await;
+    let (code, _) = s.cli_code("api:read").await;
     let (other, _) = crate::support::pkce();
     let (status, v) = s.exchange_cli(&code, &other).await;
     assert_eq!(
         (status, v["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    let (status, _) = s.exchange_cli(&code, &verifier).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a code is presented once");
+    // (That attempt did not consume the code: see
+    // hardening::wrong_verifier_redirect_or_client_does_not_burn_the_code.)
     let (code, _) = s.cli_code("api:read").await;
     let (_, _, v) = s
         .token(
