@@ -140,6 +140,15 @@ impl Ctx {
         if let Some(s) = &self.secret_from_flag {
             return ClientSecret::new(s.as_str()).map(Some).map_err(invalid);
         }
+        // Commands without client options (token, refresh, curl, logout, introspect, ...)
+        // read the variable too: clap only fills `secret_from_flag` for login and
+        // client-credentials, and a confidential client refreshes and revokes with its secret.
+        if let Some(s) = std::env::var_os("AUTHFLOW_CLIENT_SECRET").filter(|s| !s.is_empty()) {
+            let s = s
+                .into_string()
+                .map_err(|_| CliError::config("AUTHFLOW_CLIENT_SECRET is not valid UTF-8"))?;
+            return ClientSecret::new(s).map(Some).map_err(invalid);
+        }
         if let Some(cmd) = &self.profile.client_secret_command {
             let out = std::process::Command::new("sh")
                 .args(["-c", cmd])

@@ -6,6 +6,7 @@ use clap::Parser as _;
 
 mod cli;
 mod commands;
+mod config_format;
 mod context;
 mod exit;
 mod output;

@@ -16,71 +16,12 @@
 //! extra_params = { audience = "https://api.example.com" }
 //! ```
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
+pub(crate) use crate::config_format::{AuthMethod, Config, Profile};
 use crate::exit::CliError;
 use crate::paths;
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum AuthMethod {
-    /// `client_secret_basic`.
-    Basic,
-    /// `client_secret_post`.
-    Post,
-    /// A public client: no secret.
-    None,
-}
-
-/// One profile.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Profile {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) issuer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) authorization_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) token_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) revocation_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) introspection_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) userinfo_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub(crate) client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) auth_method: Option<AuthMethod>,
-    /// Discouraged (the file is 0600, but still): prefer the env or command forms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) client_secret: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) client_secret_env: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) client_secret_command: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) scope: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) resources: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) redirect_uri: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) extra_params: BTreeMap<String, String>,
-}
-
-/// The whole file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Config {
-    #[serde(default)]
-    pub(crate) profiles: BTreeMap<String, Profile>,
-}
 
 impl Config {
     /// Reads the config file; a missing file is an empty config.
@@ -99,13 +40,7 @@ impl Config {
                 )));
             }
         };
-        toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let at = line.map(|l| format!(" line {l}:")).unwrap_or_default();
-            CliError::config(format!("{}:{at} {}", path.display(), e.message()))
-        })
+        Self::parse(&text).map_err(|e| CliError::config(format!("{}:{e}", path.display())))
     }
 
     /// Writes the config file atomically with mode 0600 (it may hold a secret).
@@ -115,10 +50,6 @@ impl Config {
             .map_err(|e| CliError::config(format!("cannot encode the config: {e}")))?;
         write_private(&path, text.as_bytes())
             .map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
-    }
-
-    pub(crate) fn profile(&self, name: &str) -> Option<&Profile> {
-        self.profiles.get(name)
     }
 }
 

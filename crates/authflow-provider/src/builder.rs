@@ -13,6 +13,11 @@ use crate::registry::{ClientConfig, RegistrationError, Registry, UserConfig};
 /// The longest an authorization code may live (RFC 9700 §4.2.1 / our checklist: ≤ 60 s).
 pub const MAX_CODE_TTL: Duration = Duration::from_secs(60);
 
+/// The default minimum time between device-code polls (RFC 8628 §3.2).
+pub const DEFAULT_DEVICE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a device authorization (device code and user code) lives.
+pub const DEVICE_CODE_TTL: Duration = Duration::from_secs(600);
+
 /// Why a provider could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -56,6 +61,7 @@ pub struct ProviderBuilder {
     quirks: Quirks,
     key: Option<SigningKey>,
     id_key: Option<IdTokenKey>,
+    device_interval: Duration,
 }
 
 impl Default for ProviderBuilder {
@@ -71,6 +77,7 @@ impl Default for ProviderBuilder {
             quirks: Quirks::none(),
             key: None,
             id_key: None,
+            device_interval: DEFAULT_DEVICE_INTERVAL,
         }
     }
 }
@@ -144,6 +151,13 @@ impl ProviderBuilder {
         self
     }
 
+    /// The minimum time between polls of one device code (RFC 8628 `interval`), in whole
+    /// seconds from 1 s to 60 s (default 5 s). Tests use 1 s.
+    pub fn device_interval(mut self, interval: Duration) -> Self {
+        self.device_interval = interval;
+        self
+    }
+
     /// Checks everything and builds the provider.
     pub fn build(self) -> Result<Provider, BuildError> {
         let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
@@ -169,6 +183,18 @@ impl ProviderBuilder {
             "1 year",
         )?;
         let code_ttl = secs(self.code_ttl, "the code lifetime", MAX_CODE_TTL, "60 s")?;
+        if self.device_interval.subsec_nanos() != 0 {
+            return Err(BuildError::Lifetime {
+                what: "the device polling interval (whole seconds)",
+                max: "60 s",
+            });
+        }
+        let device_interval = secs(
+            self.device_interval,
+            "the device polling interval",
+            Duration::from_secs(60),
+            "60 s",
+        )?;
         let mut registry = Registry::default();
         for c in self.clients {
             registry.add_client(c)?;
@@ -200,6 +226,8 @@ impl ProviderBuilder {
                 access_ttl,
                 refresh_ttl,
                 code_ttl,
+                device_interval,
+                device_ttl: DEVICE_CODE_TTL.as_secs(),
                 auto_approve: self.auto_approve,
                 quirks: self.quirks,
             },

@@ -13,8 +13,11 @@
 //! type = "confidential"               # or "public" (no secret, PKCE required)
 //! secret = "change-me"
 //! redirect_uris = ["http://127.0.0.1/callback"]
-//! grants = ["authorization_code", "refresh_token", "client_credentials"]
+//! grants = ["authorization_code", "refresh_token", "client_credentials",
+//!           "urn:ietf:params:oauth:grant-type:device_code",
+//!           "urn:ietf:params:oauth:grant-type:token-exchange"]
 //! scopes = ["openid", "profile", "api:read"]
+//! resources = ["https://api.example.test/"]  # RFC 8707 resources (access token `aud`)
 //! introspect_any = false              # true: a resource server that may introspect
 //!                                     # every client's tokens (default: only its own)
 //!
@@ -35,7 +38,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri, Scope};
+use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri, ResourceIndicator, Scope};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
@@ -158,6 +161,9 @@ impl ProviderConfig {
                 c = c.grants(grants);
             }
             c = c.scope(entry.scopes).introspect_any(entry.introspect_any);
+            for r in entry.resources {
+                c = c.resource(r);
+            }
             check
                 .add_client(c.clone())
                 .map_err(|e| invalid(span.clone(), e.to_string()))?;
@@ -282,6 +288,8 @@ struct ClientEntry {
     scopes: Scope,
     #[serde(default)]
     introspect_any: bool,
+    #[serde(default)]
+    resources: Vec<ResourceIndicator>,
 }
 
 #[derive(Deserialize)]
@@ -308,9 +316,10 @@ id = "app"
 type = "confidential"
 secret = "s"
 redirect_uris = ["http://127.0.0.1/cb"]
-grants = ["authorization_code", "client_credentials"]
+grants = ["authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "urn:ietf:params:oauth:grant-type:token-exchange"]
 scopes = ["openid", "api:read"]
 introspect_any = true
+resources = ["https://api.example.test/"]
 
 [[users]]
 username = "carol"
@@ -325,7 +334,19 @@ no_iss_on_redirect = true
         let c = ProviderConfig::parse(GOOD, "p.toml").unwrap();
         assert_eq!(c.access_token_ttl, Some(Duration::from_secs(5)));
         assert_eq!(c.clients.len(), 1);
-        assert_eq!(c.clients[0].allowed_grants().len(), 2);
+        assert_eq!(
+            c.clients[0].allowed_grants(),
+            [
+                GrantType::AuthorizationCode,
+                GrantType::ClientCredentials,
+                GrantType::DeviceCode,
+                GrantType::TokenExchange
+            ]
+        );
+        assert_eq!(
+            c.clients[0].allowed_resources()[0].as_str(),
+            "https://api.example.test/"
+        );
         assert!(c.clients[0].allowed_scope().contains("api:read"));
         assert!(c.clients[0].may_introspect_any());
         assert_eq!(c.users.len(), 1);

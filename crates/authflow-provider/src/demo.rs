@@ -21,7 +21,8 @@ pub fn users() -> Vec<UserConfig> {
 }
 
 /// The demo clients:
-/// - `authflow-cli`: public, redirect `http://127.0.0.1/callback` (any loopback port);
+/// - `authflow-cli`: public, redirect `http://127.0.0.1/callback` (any loopback port),
+///   also allowed the device code grant (RFC 8628);
 /// - `demo-web`: confidential (`demo-web-secret`), redirect `http://127.0.0.1:3000/callback`;
 /// - `demo-service`: confidential (`demo-service-secret`), client credentials only.
 pub fn clients() -> Vec<ClientConfig> {
@@ -33,7 +34,16 @@ pub fn clients() -> Vec<ClientConfig> {
         RedirectUri::new("http://127.0.0.1/callback"),
         all.clone(),
     ) {
-        out.push(ClientConfig::public(id).redirect_uri(uri).scope(scope));
+        out.push(
+            ClientConfig::public(id)
+                .redirect_uri(uri)
+                .grants([
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::DeviceCode,
+                ])
+                .scope(scope),
+        );
     }
     if let (Ok(id), Ok(secret), Ok(uri), Some(scope)) = (
         ClientId::new("demo-web"),

@@ -157,20 +157,21 @@ impl SigningKey {
         })
     }
 
-    /// Verifies an access token: signature, `typ`, `iss`, `aud`, `exp` (no leeway).
-    /// With `allow_expired`, an expired token still verifies (for revocation).
+    /// Verifies an access token: signature, `typ`, `iss`, `aud` (one of `audiences`),
+    /// `exp` (no leeway). With `allow_expired`, an expired token still verifies (for
+    /// revocation).
     pub(crate) fn verify_access_token(
         &self,
         token: &str,
         issuer: &str,
-        audience: &str,
+        audiences: &[impl ToString],
         allow_expired: bool,
     ) -> Option<VerifiedClaims> {
         let mut v = Validation::new(Algorithm::EdDSA);
         v.leeway = 0;
         v.validate_exp = !allow_expired;
         v.set_issuer(&[issuer]);
-        v.set_audience(&[audience]);
+        v.set_audience(audiences);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let data = jsonwebtoken::decode::<VerifiedClaims>(token, &self.decoding, &v).ok()?;
         if data.header.typ.as_deref() != Some("at+jwt") {
@@ -350,14 +351,10 @@ pub(crate) struct VerifiedClaims {
     pub jti: String,
     #[serde(default)]
     pub gid: Option<String>,
+    #[serde(default)]
+    pub auth_time: Option<u64>,
     pub iss: String,
     pub aud: String,
-}
-
-impl VerifiedClaims {
-    pub(crate) fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split(' ').any(|s| s == scope)
-    }
 }
 
 /// The claims of an ID token (OpenID Connect Core §2).
@@ -417,18 +414,18 @@ mod tests {
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
         let c = key
-            .verify_access_token(&t, "http://127.0.0.1:1", "http://127.0.0.1:1", false)
+            .verify_access_token(&t, "http://127.0.0.1:1", &["http://127.0.0.1:1"], false)
             .unwrap();
         assert_eq!(c.sub, "alice");
-        assert!(c.has_scope("api:read"));
+        assert_eq!(c.scope, "api:read");
         assert!(
-            key.verify_access_token(&t, "http://other", "http://127.0.0.1:1", false)
+            key.verify_access_token(&t, "http://other", &["http://127.0.0.1:1"], false)
                 .is_none()
         );
         let other = SigningKey::generate().unwrap();
         assert!(
             other
-                .verify_access_token(&t, "http://127.0.0.1:1", "http://127.0.0.1:1", false)
+                .verify_access_token(&t, "http://127.0.0.1:1", &["http://127.0.0.1:1"], false)
                 .is_none()
         );
     }
@@ -437,7 +434,7 @@ mod tests {
     fn expired_tokens_fail_unless_allowed() {
         let key = SigningKey::generate().unwrap();
         let t = key.sign_access_token(&claims(10)).unwrap();
-        let (i, a) = ("http://127.0.0.1:1", "http://127.0.0.1:1");
+        let (i, a) = ("http://127.0.0.1:1", &["http://127.0.0.1:1"]);
         assert!(key.verify_access_token(&t, i, a, false).is_none());
         assert!(key.verify_access_token(&t, i, a, true).is_some());
     }

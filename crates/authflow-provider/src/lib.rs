@@ -5,7 +5,10 @@
 //! (with the RFC 8252 §7.3 loopback port rule), PKCE `S256` required for public clients,
 //! single-use short-lived codes, rotating refresh tokens with reuse detection, `iss` on
 //! every authorization response (RFC 9207), RFC 9068 JWT access tokens signed with EdDSA,
-//! OpenID Connect ID tokens signed with RS256.
+//! OpenID Connect ID tokens signed with RS256. It also speaks the device authorization
+//! grant (RFC 8628, with a `/device` verification page), token exchange (RFC 8693) and
+//! resource indicators (RFC 8707), and validates its own `/api/*` tokens with
+//! [`authflow::resource::ResourceServer`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +31,7 @@ mod builder;
 mod client_auth;
 pub mod config;
 pub mod demo;
+mod device_store;
 mod endpoints;
 mod errors;
 mod form;
@@ -40,8 +44,9 @@ mod redirect;
 mod registry;
 mod store;
 mod time;
+mod user_code;
 
-pub use builder::{BuildError, ProviderBuilder};
+pub use builder::{BuildError, DEFAULT_DEVICE_INTERVAL, DEVICE_CODE_TTL, ProviderBuilder};
 pub use jwt::{IdTokenKey, KeyError, SigningKey};
 pub use provider::Provider;
 pub use quirks::{Quirk, Quirks};

@@ -136,6 +136,36 @@ pub(crate) fn consent(
     )
 }
 
+/// The device flow's code entry form (RFC 8628 §3.3), prefilled from
+/// `verification_uri_complete`.
+pub(crate) fn device_form(csrf: &str, user_code: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "<p>Enter the code shown on your device.</p>{error}\
+<form method=\"post\" action=\"/device\">\
+<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label for=\"user_code\">Code</label>\
+<input type=\"text\" id=\"user_code\" name=\"user_code\" value=\"{code}\" placeholder=\"XXXX-XXXX\" \
+autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"32\" required autofocus>\
+<button class=\"primary\" type=\"submit\">Continue</button>\
+</form>",
+        csrf = escape(csrf),
+        code = escape(user_code),
+    )
+}
+
+/// What the user sees once a device flow is decided.
+pub(crate) fn device_done(approved: bool) -> String {
+    if approved {
+        "<p>Your device is now signed in. You can close this page and go back to it.</p>".to_owned()
+    } else {
+        "<p>Access was denied; your device will not be signed in. You can close this page.</p>"
+            .to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +178,7 @@ mod tests {
         );
         let html = consent("p", "c", "<script>", "u", &["<b>"]);
         assert!(!html.contains("<script>") && !html.contains("<b>"));
+        let html = device_form("c", "\"><script>", Some("<i>"));
+        assert!(!html.contains("<script>") && !html.contains("<i>"));
     }
 }

@@ -9,7 +9,11 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 
 use crate::builder::ProviderBuilder;
-use crate::endpoints::{authorize, discovery, introspect, resource, revoke, token, userinfo};
+use crate::device_store::DeviceStore;
+use crate::endpoints::{
+    authorize, device_authorization, device_page, discovery, introspect, resource, revoke, token,
+    userinfo,
+};
 use crate::jwt::{IdTokenKey, SigningKey};
 use crate::quirks::Quirks;
 use crate::registry::Registry;
@@ -77,6 +81,12 @@ impl Provider {
             .route("/authorize/login", post(authorize::login))
             .route("/authorize/consent", post(authorize::consent))
             .route(
+                "/device_authorization",
+                post(device_authorization::device_authorization)
+                    .fallback(crate::endpoints::method_not_allowed),
+            )
+            .route("/device", get(device_page::show).post(device_page::submit))
+            .route(
                 "/token",
                 post(token::token).fallback(crate::endpoints::method_not_allowed),
             )
@@ -105,6 +115,10 @@ pub(crate) struct Settings {
     pub access_ttl: u64,
     pub refresh_ttl: u64,
     pub code_ttl: u64,
+    /// Minimum seconds between polls of one device code.
+    pub device_interval: u64,
+    /// Lifetime of a device authorization, in seconds.
+    pub device_ttl: u64,
     pub auto_approve: Option<String>,
     pub quirks: Quirks,
 }
@@ -126,6 +140,12 @@ pub(crate) struct Shared {
     pub key: SigningKey,
     pub id_key: IdTokenKey,
     pub store: Store,
+    pub devices: DeviceStore,
+    /// Validates bearer tokens at the provider's own protected resource (`/api/*`).
+    pub resource_server: authflow::resource::ResourceServer,
+    /// Every audience this provider's access tokens may carry: the issuer, then the
+    /// resources registered for clients.
+    pub audiences: Vec<String>,
     pub settings: Settings,
     pub docs: Documents,
 }
@@ -142,9 +162,15 @@ impl Shared {
     ) -> Self {
         let issuer_str = issuer.as_issuer_str().to_owned();
         let docs = discovery::documents(&issuer, &registry, &key, &id_key, &settings);
+        let resource_server = resource::resource_server(&issuer, &key);
+        let mut audiences = vec![issuer_str.clone()];
+        audiences.extend(registry.resources());
         Self {
             id_key,
             store: Store::new(settings.access_ttl),
+            devices: DeviceStore::default(),
+            resource_server,
+            audiences,
             issuer,
             issuer_str,
             registry,
@@ -157,6 +183,18 @@ impl Shared {
     /// The audience of access tokens: this provider's protected resource.
     pub(crate) fn resource(&self) -> &str {
         &self.issuer_str
+    }
+
+    /// Verifies an access token this provider issued, for any of its audiences:
+    /// signature, `typ`, `iss`, `aud`, and `exp` unless `allow_expired`. Revocation is
+    /// not checked here.
+    pub(crate) fn verify_own_token(
+        &self,
+        token: &str,
+        allow_expired: bool,
+    ) -> Option<crate::jwt::VerifiedClaims> {
+        self.key
+            .verify_access_token(token, &self.issuer_str, &self.audiences, allow_expired)
     }
 
     /// An endpoint URL under the issuer.

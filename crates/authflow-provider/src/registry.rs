@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use authflow::types::{ClientId, ClientSecret, RedirectUri, Scope};
+use authflow::types::{ClientId, ClientSecret, RedirectUri, ResourceIndicator, Scope};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -32,6 +32,13 @@ pub enum GrantType {
     RefreshToken,
     /// `client_credentials` (RFC 6749 §4.4), confidential clients only.
     ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), confidential
+    /// clients only.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -41,9 +48,14 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => authflow::protocol::device::DEVICE_CODE_GRANT,
+            GrantType::TokenExchange => TOKEN_EXCHANGE_GRANT,
         }
     }
 }
+
+/// The `grant_type` of RFC 8693 token exchange.
+pub(crate) const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// A client registration, as declared to the builder.
 #[derive(Debug, Clone)]
@@ -56,6 +68,7 @@ pub struct ClientConfig {
     pub(crate) grants: Vec<GrantType>,
     pub(crate) scope: Scope,
     pub(crate) introspect_any: bool,
+    pub(crate) resources: Vec<ResourceIndicator>,
 }
 
 impl ClientConfig {
@@ -69,6 +82,7 @@ impl ClientConfig {
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scope: Scope::empty(),
             introspect_any: false,
+            resources: Vec::new(),
         }
     }
 
@@ -104,6 +118,20 @@ impl ClientConfig {
     pub fn introspect_any(mut self, yes: bool) -> Self {
         self.introspect_any = yes;
         self
+    }
+
+    /// Adds a resource (RFC 8707) the client may ask tokens for, with `resource` at the
+    /// token endpoint (or `resource`/`audience` in a token exchange). Its access tokens
+    /// then carry it as `aud`. Without one, `aud` is the provider's own resource (the
+    /// issuer).
+    pub fn resource(mut self, resource: ResourceIndicator) -> Self {
+        self.resources.push(resource);
+        self
+    }
+
+    /// The resources the client may ask tokens for.
+    pub fn allowed_resources(&self) -> &[ResourceIndicator] {
+        &self.resources
     }
 
     /// Whether the client may introspect any client's tokens.
@@ -208,11 +236,19 @@ pub(crate) struct Client {
     pub(crate) scope: Scope,
     /// A resource server: may introspect every client's tokens.
     pub(crate) introspect_any: bool,
+    /// Resources (RFC 8707) the client may ask tokens for, normalised.
+    pub(crate) resources: Vec<String>,
 }
 
 impl Client {
     pub(crate) fn allows(&self, grant: GrantType) -> bool {
         self.grants.contains(&grant)
+    }
+
+    /// Whether `target` (a normalised resource or a logical audience) is registered for
+    /// the client.
+    pub(crate) fn may_target(&self, target: &str) -> bool {
+        self.resources.iter().any(|r| r == target)
     }
 }
 
@@ -256,6 +292,19 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Every audience an access token of this provider may carry besides the issuer:
+    /// the resources registered for any client.
+    pub(crate) fn resources(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .clients
+            .values()
+            .flat_map(|c| c.resources.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     pub(crate) fn add_client(&mut self, c: ClientConfig) -> Result<(), RegistrationError> {
         let id = c.id.as_str().to_owned();
         let err = |reason| RegistrationError::Client {
@@ -271,6 +320,9 @@ impl Registry {
         }
         if c.kind == ClientKind::Public && c.grants.contains(&GrantType::ClientCredentials) {
             return Err(err("client_credentials needs a confidential client"));
+        }
+        if c.kind == ClientKind::Public && c.grants.contains(&GrantType::TokenExchange) {
+            return Err(err("token exchange needs a confidential client"));
         }
         if c.kind == ClientKind::Public && c.introspect_any {
             return Err(err("introspect_any needs a confidential client"));
@@ -289,6 +341,7 @@ impl Registry {
             grants: c.grants,
             scope: c.scope,
             introspect_any: c.introspect_any,
+            resources: c.resources.iter().map(|r| r.as_str().to_owned()).collect(),
         };
         self.clients.insert(id, client);
         Ok(())

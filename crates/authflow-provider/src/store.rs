@@ -125,6 +125,9 @@ pub(crate) struct Pending {
     /// Password checks started and not (yet) successful: failed ones plus those in
     /// flight. At most [`MAX_LOGIN_FAILURES`].
     pub attempts: u32,
+    /// A device flow sign-in (RFC 8628): the digest of the device code it approves.
+    /// Then there is no redirect: the outcome is recorded for the device and shown.
+    pub device: Option<Digest>,
 }
 
 /// Why a code was refused.
@@ -607,6 +610,7 @@ mod tests {
             auth_time: 0,
             expires: 100,
             attempts: 0,
+            device: None,
         };
         for _ in 0..MAX_PENDING {
             assert!(s.insert_pending(p.clone(), 1).is_some());

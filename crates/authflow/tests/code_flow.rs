@@ -106,10 +106,11 @@ async fn basic_credentials_are_form_encoded_before_base64() {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap();
-    // RFC 6749 §2.3.1, written out by hand rather than with the library's encoder.
+    // RFC 6749 §2.3.1, written out by hand rather than with the library's encoder; the
+    // space as `%20`, which percent-only decoders (Authlib) read as a space too.
     assert_eq!(
         String::from_utf8(raw).unwrap(),
-        "web-app:p%3Aa%25s%2Bs%26w%3Do%2Fr+d"
+        "web-app:p%3Aa%25s%2Bs%26w%3Do%2Fr%20d"
     );
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use authflow::types::IssuerUrl;
 use authflow_provider::config::ProviderConfig;
-use authflow_provider::{ClientConfig, ClientKind, Provider, Quirk, SigningKey};
+use authflow_provider::{ClientConfig, ClientKind, IdTokenKey, Provider, Quirk, SigningKey};
 use clap::Args;
 
 use super::CommandError;
@@ -14,7 +14,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   authflow serve                                  demo clients and users on 127.0.0.1:8080
   authflow serve --port 0                         any free port (printed)
   authflow serve --auto-approve alice             no login page: approve as alice
-  authflow serve --config provider.toml --access-token-ttl 5s";
+  authflow serve --config provider.toml --access-token-ttl 5s
+  authflow serve --key ed25519.pem --id-token-key rsa.pem   keys that survive restarts";
 
 /// Options of `authflow serve`.
 #[derive(Debug, Args)]
@@ -41,6 +42,10 @@ pub(crate) struct ServeArgs {
     /// Ed25519 signing key (PKCS#8, PEM or DER); default: a fresh key per run.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// RSA key for ID tokens (RS256; PEM `PRIVATE KEY` or `RSA PRIVATE KEY`, or DER);
+    /// default: a fresh 2048-bit key per run.
+    #[arg(long, value_name = "FILE")]
+    id_token_key: Option<PathBuf>,
     /// Behave like an odd real provider (testing only), e.g. error_in_200.
     #[arg(long = "quirk", value_name = "NAME", hide = true)]
     quirks: Vec<Quirk>,
@@ -96,6 +101,9 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     }
     if let Some(path) = &args.key {
         builder = builder.signing_key(SigningKey::from_file(path)?);
+    }
+    if let Some(path) = &args.id_token_key {
+        builder = builder.id_token_key(IdTokenKey::from_file(path)?);
     }
     let provider = builder.build()?;
 

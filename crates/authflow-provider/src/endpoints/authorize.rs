@@ -19,6 +19,8 @@ use http::header::{COOKIE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use subtle::ConstantTimeEq as _;
 
+use crate::device_store::DeviceState;
+use crate::endpoints::device_page;
 use crate::form::{self, Params};
 use crate::hashing::{PasswordHash, random_token, sha256};
 use crate::pages::{self, error_page};
@@ -29,7 +31,7 @@ use crate::store::{CodeRecord, Pending};
 use crate::time::now;
 
 /// How long a login may take, in seconds.
-const LOGIN_TTL: u64 = 600;
+pub(crate) const LOGIN_TTL: u64 = 600;
 /// The longest `state` or `nonce` accepted, in bytes.
 pub(crate) const MAX_ECHO_BYTES: usize = 512;
 
@@ -270,6 +272,7 @@ fn authorize(s: &Shared, params: &Params) -> Response {
         auth_time: 0,
         expires: now + LOGIN_TTL,
         attempts: 0,
+        device: None,
     };
     let Some(id) = s.store.insert_pending(pending, now) else {
         return error_page(
@@ -277,14 +280,19 @@ fn authorize(s: &Shared, params: &Params) -> Response {
             "Too many sign-ins are in progress; try again in a few minutes.",
         );
     };
+    login_page(&id, &csrf, &req.client_id)
+}
+
+/// The login page of a new pending sign-in, with its CSRF cookie.
+pub(crate) fn login_page(id: &str, csrf: &str, client_id: &str) -> Response {
     let mut resp = pages::page(
         StatusCode::OK,
         "Sign in",
-        &pages::login(&id, &csrf, &req.client_id, None),
+        &pages::login(id, csrf, client_id, None),
     );
     let cookie = format!(
         "{}={csrf}; Path=/authorize; HttpOnly; SameSite=Lax; Max-Age={LOGIN_TTL}",
-        cookie_name(&id)
+        cookie_name(id)
     );
     if let Ok(v) = HeaderValue::try_from(cookie) {
         resp.headers_mut().insert(SET_COOKIE, v);
@@ -368,7 +376,7 @@ fn checked_pending(
     Ok((params, id, pending))
 }
 
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -411,16 +419,24 @@ pub(crate) async fn login(
     let now = now();
     if params.get("action") == Some("cancel") {
         s.store.remove_pending(&id, now);
-        let resp = reply_for(&s, &pending).error("access_denied", "the user cancelled the sign-in");
+        let resp = match &pending.device {
+            Some(d) => device_page::finish(&s, d, DeviceState::Denied, now),
+            None => {
+                reply_for(&s, &pending).error("access_denied", "the user cancelled the sign-in")
+            }
+        };
         return clear_cookie(resp, &id);
     }
     let too_many = || {
         tracing::info!(client = %pending.client_id, "sign-in ended after too many failed attempts");
         s.store.remove_pending(&id, now);
-        let resp = reply_for(&s, &pending).error(
-            "access_denied",
-            "too many failed sign-in attempts; start again from the application",
-        );
+        let resp = match &pending.device {
+            Some(d) => device_page::finish(&s, d, DeviceState::Denied, now),
+            None => reply_for(&s, &pending).error(
+                "access_denied",
+                "too many failed sign-in attempts; start again from the application",
+            ),
+        };
         clear_cookie(resp, &id)
     };
     // Reserve an attempt before checking, so parallel posts cannot exceed the limit.
@@ -488,6 +504,16 @@ pub(crate) async fn consent(
     let Some(user) = pending.user.clone() else {
         return error_page(StatusCode::BAD_REQUEST, "Sign in before giving consent.");
     };
+    if let Some(device) = &pending.device {
+        let decision = match params.get("decision") {
+            Some("allow") => DeviceState::Approved {
+                user,
+                auth_time: pending.auth_time,
+            },
+            _ => DeviceState::Denied,
+        };
+        return clear_cookie(device_page::finish(&s, device, decision, now), &id);
+    }
     let reply = reply_for(&s, &pending);
     let resp = match params.get("decision") {
         Some("allow") => {

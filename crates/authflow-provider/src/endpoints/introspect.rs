@@ -52,10 +52,7 @@ fn handle(
         .ok_or_else(|| invalid_request("token is missing"))?;
     let may_see = |owner: &str| client.introspect_any || owner == client.id.as_str();
     let now = now();
-    if let Some(c) = s
-        .key
-        .verify_access_token(token, &s.issuer_str, s.resource(), false)
-    {
+    if let Some(c) = s.verify_own_token(token, false) {
         if !may_see(&c.client_id) || s.store.is_revoked(&c.jti, c.gid.as_deref(), now) {
             return Ok(json!({"active": false}));
         }

@@ -1,11 +1,15 @@
 //! The HTTP endpoints, one module each.
 
 pub(crate) mod authorize;
+pub(crate) mod device_authorization;
+pub(crate) mod device_page;
 pub(crate) mod discovery;
 pub(crate) mod introspect;
 pub(crate) mod resource;
 pub(crate) mod revoke;
 pub(crate) mod token;
+mod token_device;
+mod token_exchange;
 pub(crate) mod userinfo;
 
 use authflow::protocol::OAuthError;

@@ -1,16 +1,19 @@
 //! The protected resource: `/api/me`, `/api/data`, with RFC 6750 bearer challenges.
 
 use authflow::protocol::www_authenticate::Challenge;
+use authflow::resource::{Principal, Rejection, ResourceServer};
+use authflow::types::IssuerUrl;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, StatusCode};
-use serde_json::json;
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::{Value, json};
 
 use crate::errors::REALM;
-use crate::jwt::VerifiedClaims;
+use crate::jwt::SigningKey;
 use crate::provider::Shared;
 use crate::time::now;
 
@@ -55,45 +58,46 @@ pub(crate) fn challenge(
     resp
 }
 
+/// The validator behind `/api/*` and `/userinfo`: the library's RFC 9068 resource server,
+/// given this provider's access token key (no fetching), `EdDSA` only, and the issuer as
+/// the one audience (tokens for other resources are refused here).
+pub(crate) fn resource_server(issuer: &IssuerUrl, key: &SigningKey) -> ResourceServer {
+    let keys: Option<JwkSet> = serde_json::from_value(json!({ "keys": [key.public_jwk()] })).ok();
+    let iss = issuer.as_issuer_str();
+    let mut b = ResourceServer::builder(issuer.clone(), iss)
+        .algorithms(["EdDSA"])
+        .realm(REALM)
+        .resource_metadata(format!("{iss}/.well-known/oauth-protected-resource"));
+    if let Some(keys) = keys {
+        b = b.jwks(keys);
+    }
+    b.build()
+}
+
 /// The verified, unrevoked access token from `Authorization: Bearer`; the error is the
 /// challenge response to send.
 ///
-/// RFC 6750 §3.1: no `Authorization` header, or one with another scheme (say `Basic`),
-/// is a request without a bearer token: 401 with a bare challenge, no error code. A
-/// malformed `Bearer` header, or two `Authorization` headers, is `invalid_request` (400).
+/// The library's [`ResourceServer`] reads the header and validates the token (RFC 6750
+/// §3.1: no header or another scheme is a 401 with a bare challenge; a malformed `Bearer`
+/// header or two headers is `invalid_request`). Two checks only the issuer can make come
+/// on top: revocation (of the token or of its grant), and `exp` without leeway (issuer
+/// and resource share one clock here).
 #[allow(clippy::result_large_err)]
-pub(crate) fn bearer(s: &Shared, headers: &HeaderMap) -> Result<VerifiedClaims, Response> {
-    let malformed = |description| {
-        challenge(
-            s,
-            StatusCode::BAD_REQUEST,
-            Some(("invalid_request", description)),
-            None,
-        )
-    };
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = match (values.next(), values.next()) {
-        (None, _) => return Err(challenge(s, StatusCode::UNAUTHORIZED, None, None)),
-        (Some(_), Some(_)) => return Err(malformed("more than one Authorization header")),
-        (Some(value), None) => value,
-    };
-    let value = value.as_bytes();
-    let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
-        Some(i) => (&value[..i], Some(&value[i + 1..])),
-        None => (value, None),
-    };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
-        return Err(challenge(s, StatusCode::UNAUTHORIZED, None, None));
-    }
-    let Some(token) = rest
-        .and_then(|t| std::str::from_utf8(t).ok())
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    else {
-        return Err(malformed("use Authorization: Bearer <token>"));
-    };
-    let invalid = || {
-        challenge(
+pub(crate) async fn bearer(s: &Shared, headers: &HeaderMap) -> Result<Principal, Response> {
+    let principal = s
+        .resource_server
+        .authenticate(headers)
+        .await
+        .map_err(|r| rejection(s, &r))?;
+    let claim = |k: &str| principal.claims.get(k);
+    let jti = claim("jti").and_then(Value::as_str).unwrap_or_default();
+    let gid = claim("gid").and_then(Value::as_str);
+    let now = now();
+    let expired = claim("exp")
+        .and_then(Value::as_u64)
+        .is_none_or(|exp| exp <= now);
+    if expired || s.store.is_revoked(jti, gid, now) {
+        return Err(challenge(
             s,
             StatusCode::UNAUTHORIZED,
             Some((
@@ -101,50 +105,65 @@ pub(crate) fn bearer(s: &Shared, headers: &HeaderMap) -> Result<VerifiedClaims, 
                 "the access token is invalid, expired or revoked",
             )),
             None,
-        )
-    };
-    let claims = s
-        .key
-        .verify_access_token(token, &s.issuer_str, s.resource(), false)
-        .ok_or_else(invalid)?;
-    if s.store
-        .is_revoked(&claims.jti, claims.gid.as_deref(), now())
-    {
-        return Err(invalid());
+        ));
     }
-    Ok(claims)
+    Ok(principal)
 }
 
-/// The token, if it carries `scope`; else a 403 `insufficient_scope` naming it.
-#[allow(clippy::result_large_err)]
-pub(crate) fn with_scope(
-    s: &Shared,
-    headers: &HeaderMap,
-    scope: &str,
-) -> Result<VerifiedClaims, Response> {
-    let claims = bearer(s, headers)?;
-    if claims.has_scope(scope) {
-        Ok(claims)
-    } else {
-        Err(challenge(
+/// The library's refusal as this provider's challenge (realm, quirks, JSON body).
+fn rejection(s: &Shared, r: &Rejection) -> Response {
+    match r {
+        Rejection::Missing => challenge(s, StatusCode::UNAUTHORIZED, None, None),
+        Rejection::InvalidRequest(_) => challenge(
+            s,
+            StatusCode::BAD_REQUEST,
+            Some((
+                "invalid_request",
+                "use one Authorization: Bearer <token> header",
+            )),
+            None,
+        ),
+        Rejection::InsufficientScope(scope) => challenge(
             s,
             StatusCode::FORBIDDEN,
             Some((
                 "insufficient_scope",
                 "the access token lacks a needed scope",
             )),
-            Some(scope),
-        ))
+            Some(&scope.to_string()),
+        ),
+        // Invalid, and anything a later library version adds: never let it through.
+        _ => challenge(
+            s,
+            StatusCode::UNAUTHORIZED,
+            Some((
+                "invalid_token",
+                "the access token is invalid, expired or revoked",
+            )),
+            None,
+        ),
     }
 }
 
+/// The token, if it carries `scope`; else a 403 `insufficient_scope` naming it.
+#[allow(clippy::result_large_err)]
+pub(crate) async fn with_scope(
+    s: &Shared,
+    headers: &HeaderMap,
+    scope: &str,
+) -> Result<Principal, Response> {
+    let principal = bearer(s, headers).await?;
+    principal.require(scope).map_err(|r| rejection(s, &r))?;
+    Ok(principal)
+}
+
 pub(crate) async fn me(State(s): crate::provider::State, headers: HeaderMap) -> Response {
-    match bearer(&s, &headers) {
-        Ok(c) => axum::Json(json!({
-            "sub": c.sub,
-            "client_id": c.client_id,
-            "scope": c.scope,
-            "exp": c.exp,
+    match bearer(&s, &headers).await {
+        Ok(p) => axum::Json(json!({
+            "sub": p.subject,
+            "client_id": p.client_id,
+            "scope": p.scope.to_string(),
+            "exp": p.claims.get("exp"),
         }))
         .into_response(),
         Err(r) => r,
@@ -152,9 +171,9 @@ pub(crate) async fn me(State(s): crate::provider::State, headers: HeaderMap) -> 
 }
 
 pub(crate) async fn read(State(s): crate::provider::State, headers: HeaderMap) -> Response {
-    match with_scope(&s, &headers, "api:read") {
-        Ok(c) => axum::Json(json!({
-            "owner": c.sub,
+    match with_scope(&s, &headers, "api:read").await {
+        Ok(p) => axum::Json(json!({
+            "owner": p.subject,
             "items": [
                 {"id": 1, "name": "first item"},
                 {"id": 2, "name": "second item"},
@@ -170,14 +189,14 @@ pub(crate) async fn write(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let claims = match with_scope(&s, &headers, "api:write") {
+    let principal = match with_scope(&s, &headers, "api:write").await {
         Ok(c) => c,
         Err(r) => return r,
     };
     match body {
         Ok(b) => (
             StatusCode::CREATED,
-            axum::Json(json!({"owner": claims.sub, "received_bytes": b.len()})),
+            axum::Json(json!({"owner": principal.subject, "received_bytes": b.len()})),
         )
             .into_response(),
         Err(rej) => (

@@ -47,8 +47,7 @@ fn handle(
     // Another client's access token is left alone (§2.1: the token must belong to the
     // client), and the answer is the same 200.
     if let Some(claims) = s
-        .key
-        .verify_access_token(token, &s.issuer_str, s.resource(), true)
+        .verify_own_token(token, true)
         .filter(|c| c.client_id == client.id.as_str())
     {
         s.store.revoke_jti(&claims.jti, claims.exp, now);

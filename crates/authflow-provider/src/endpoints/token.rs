@@ -1,8 +1,12 @@
 //! The token endpoint (RFC 6749 §3.2): authorization code with PKCE, refresh with
-//! rotation and reuse detection, client credentials.
+//! rotation and reuse detection, client credentials; the device code grant (RFC 8628,
+//! in [`super::token_device`]) and token exchange (RFC 8693, in
+//! [`super::token_exchange`]). Every grant honours `resource` (RFC 8707): the access
+//! token's `aud` is the requested resource when it is registered for the client, else
+//! the provider's own resource (the issuer).
 
 use authflow::protocol::OAuthError;
-use authflow::types::{PkceVerifier, Scope};
+use authflow::types::{PkceVerifier, ResourceIndicator, Scope};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
@@ -40,11 +44,15 @@ pub(crate) async fn token(
 }
 
 /// What a successful token request hands out.
-struct Issued {
-    access_token: String,
-    scope: String,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
+pub(super) struct Issued {
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub scope: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1 `issued_token_type`, for token exchange.
+    pub issued_token_type: Option<&'static str>,
 }
 
 fn handle(
@@ -56,11 +64,17 @@ fn handle(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is missing"))?;
-    let (client, _) = authenticate(&s.registry, headers, &params)?;
+    let (client, method) = authenticate(&s.registry, headers, &params)?;
     match grant_type {
         "authorization_code" => authorization_code(s, client, &params),
         "refresh_token" => refresh(s, client, &params),
         "client_credentials" => client_credentials(s, client, &params),
+        authflow::protocol::device::DEVICE_CODE_GRANT => {
+            super::token_device::device_code(s, client, &params)
+        }
+        crate::registry::TOKEN_EXCHANGE_GRANT => {
+            super::token_exchange::token_exchange(s, client, method, &params)
+        }
         other => Err(error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -72,7 +86,7 @@ fn handle(
     }
 }
 
-fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
+pub(super) fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
     if client.allows(grant) {
         Ok(())
     } else {
@@ -84,7 +98,7 @@ fn require_grant(client: &Client, grant: GrantType) -> Result<(), OAuthError> {
     }
 }
 
-fn requested_scope(params: &Params) -> Result<Option<Scope>, OAuthError> {
+pub(super) fn requested_scope(params: &Params) -> Result<Option<Scope>, OAuthError> {
     params
         .get("scope")
         .map(Scope::parse)
@@ -92,27 +106,69 @@ fn requested_scope(params: &Params) -> Result<Option<Scope>, OAuthError> {
         .map_err(|e| invalid_scope(e.to_string()))
 }
 
-fn sign_access(
+/// The `error` of RFC 8707 §2 and RFC 8693 §2.2.2 for a resource or audience the server
+/// will not issue a token for.
+pub(super) fn invalid_target(description: impl Into<String>) -> OAuthError {
+    error(StatusCode::BAD_REQUEST, "invalid_target", description)
+}
+
+/// The audience of the access token: the normalised `resource` (RFC 8707) when the client
+/// may ask for it, the issuer (this provider's own resource) when none is asked.
+pub(super) fn audience(s: &Shared, client: &Client, p: &Params) -> Result<String, OAuthError> {
+    let Some(requested) = p.get("resource") else {
+        return Ok(s.resource().to_owned());
+    };
+    let resource = ResourceIndicator::new(requested).map_err(|_| {
+        invalid_target("resource must be an absolute URI without a fragment (RFC 8707)")
+    })?;
+    target(s, client, resource.as_str())
+}
+
+/// `target` (a normalised resource or a logical audience) if the client may have tokens
+/// for it; the issuer itself is always allowed.
+pub(super) fn target(s: &Shared, client: &Client, target: &str) -> Result<String, OAuthError> {
+    let own = s.resource();
+    if target == own || target.strip_suffix('/') == Some(own) {
+        return Ok(own.to_owned());
+    }
+    if client.may_target(target) {
+        return Ok(target.to_owned());
+    }
+    Err(invalid_target(format!(
+        "client `{}` may not ask for tokens for this resource",
+        client.id
+    )))
+}
+
+/// What an access token says, besides issuer, times and `jti`.
+pub(super) struct AccessFor<'a> {
+    pub sub: &'a str,
+    pub client_id: &'a str,
+    pub aud: &'a str,
+    pub scope: &'a str,
+    pub gid: Option<&'a str>,
+    pub auth_time: Option<u64>,
+}
+
+/// Signs an access token living `ttl` seconds.
+pub(super) fn sign_access_for(
     s: &Shared,
-    sub: &str,
-    client_id: &str,
-    scope: &str,
-    gid: Option<&str>,
-    auth_time: Option<u64>,
+    t: &AccessFor<'_>,
+    ttl: u64,
     now: u64,
 ) -> Result<String, OAuthError> {
     let jti = random_id();
     let claims = AccessClaims {
         iss: &s.issuer_str,
-        sub,
-        aud: s.resource(),
-        client_id,
-        scope,
-        exp: now + s.settings.access_ttl,
+        sub: t.sub,
+        aud: t.aud,
+        client_id: t.client_id,
+        scope: t.scope,
+        exp: now + ttl,
         iat: now,
         jti: &jti,
-        gid,
-        auth_time,
+        gid: t.gid,
+        auth_time: t.auth_time,
     };
     s.key.sign_access_token(&claims).map_err(|_| {
         error(
@@ -123,11 +179,35 @@ fn sign_access(
     })
 }
 
+/// Signs an access token with the provider's access token lifetime.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sign_access(
+    s: &Shared,
+    sub: &str,
+    client_id: &str,
+    aud: &str,
+    scope: &str,
+    gid: Option<&str>,
+    auth_time: Option<u64>,
+    now: u64,
+) -> Result<String, OAuthError> {
+    let t = AccessFor {
+        sub,
+        client_id,
+        aud,
+        scope,
+        gid,
+        auth_time,
+    };
+    sign_access_for(s, &t, s.settings.access_ttl, now)
+}
+
 fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::AuthorizationCode)?;
     let code = p
         .get("code")
         .ok_or_else(|| invalid_request("code is missing"))?;
+    let aud = audience(s, client, p)?;
     let redirect = p.get("redirect_uri");
     // The verifier's challenge is computed before the store's lock is taken; `Some(None)`
     // is a verifier that is not a valid PKCE verifier at all.
@@ -194,41 +274,67 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
         s,
         &rec.user,
         &rec.client_id,
+        &aud,
         &scope,
         Some(&gid),
         Some(rec.auth_time),
         now,
     )?;
-    let id_token = if rec.scope.contains("openid") {
-        let user = s.registry.users.get(&rec.user);
-        let claims = IdClaims {
-            iss: &s.issuer_str,
-            sub: &rec.user,
-            aud: &rec.client_id,
-            azp: &rec.client_id,
-            exp: now + s.settings.access_ttl,
-            iat: now,
-            auth_time: rec.auth_time,
-            nonce: rec.nonce.as_deref(),
-            at_hash: at_hash(&access_token),
-            name: user
-                .filter(|_| rec.scope.contains("profile"))
-                .and_then(|u| u.name.as_deref()),
-            email: user
-                .filter(|_| rec.scope.contains("email"))
-                .and_then(|u| u.email.as_deref()),
-        };
-        s.id_key.sign_id_token(&claims).ok()
-    } else {
-        None
-    };
+    let id_token = id_token(
+        s,
+        &rec.user,
+        &rec.client_id,
+        &rec.scope,
+        rec.auth_time,
+        rec.nonce.as_deref(),
+        &access_token,
+        now,
+    );
     tracing::info!(client = %client.id, user = %rec.user, "authorization code exchanged");
     Ok(Issued {
         access_token,
+        expires_in: s.settings.access_ttl,
         scope,
         refresh_token,
         id_token,
+        issued_token_type: None,
     })
+}
+
+/// An OpenID Connect ID token when `scope` has `openid` (RS256, with `at_hash`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn id_token(
+    s: &Shared,
+    user: &str,
+    client_id: &str,
+    scope: &Scope,
+    auth_time: u64,
+    nonce: Option<&str>,
+    access_token: &str,
+    now: u64,
+) -> Option<String> {
+    if !scope.contains("openid") {
+        return None;
+    }
+    let known = s.registry.users.get(user);
+    let claims = IdClaims {
+        iss: &s.issuer_str,
+        sub: user,
+        aud: client_id,
+        azp: client_id,
+        exp: now + s.settings.access_ttl,
+        iat: now,
+        auth_time,
+        nonce,
+        at_hash: at_hash(access_token),
+        name: known
+            .filter(|_| scope.contains("profile"))
+            .and_then(|u| u.name.as_deref()),
+        email: known
+            .filter(|_| scope.contains("email"))
+            .and_then(|u| u.email.as_deref()),
+    };
+    s.id_key.sign_id_token(&claims).ok()
 }
 
 fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
@@ -237,6 +343,7 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
         .get("refresh_token")
         .ok_or_else(|| invalid_request("refresh_token is missing"))?;
     let requested = requested_scope(p)?;
+    let aud = audience(s, client, p)?;
     let now = now();
     let refresh_token = (!s.settings.quirks.no_refresh_rotation).then(random_token);
     let next = refresh_token
@@ -266,6 +373,7 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
         s,
         &grant.user,
         client.id.as_str(),
+        &aud,
         &scope,
         Some(&grant.gid),
         Some(grant.auth_time),
@@ -274,9 +382,11 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
     tracing::debug!(client = %client.id, "refreshed");
     Ok(Issued {
         access_token,
+        expires_in: s.settings.access_ttl,
         scope,
         refresh_token,
         id_token: None,
+        issued_token_type: None,
     })
 }
 
@@ -289,13 +399,16 @@ fn client_credentials(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
         Some(req) => req.to_string(),
         None => client.scope.to_string(),
     };
+    let aud = audience(s, client, p)?;
     let id = client.id.as_str();
-    let access_token = sign_access(s, id, id, &scope, None, None, now())?;
+    let access_token = sign_access(s, id, id, &aud, &scope, None, None, now())?;
     Ok(Issued {
         access_token,
+        expires_in: s.settings.access_ttl,
         scope,
         refresh_token: None,
         id_token: None,
+        issued_token_type: None,
     })
 }
 
@@ -317,11 +430,13 @@ struct TokenBody<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'a str>,
 }
 
 fn respond(s: &Shared, issued: &Issued) -> Response {
     let q = s.settings.quirks;
-    let ttl = s.settings.access_ttl;
+    let ttl = issued.expires_in;
     let token_type = if q.lowercase_token_type {
         "bearer"
     } else {
@@ -341,6 +456,9 @@ fn respond(s: &Shared, issued: &Issued) -> Response {
         if let Some(t) = &issued.id_token {
             f.append_pair("id_token", t);
         }
+        if let Some(t) = issued.issued_token_type {
+            f.append_pair("issued_token_type", t);
+        }
         (
             [(CONTENT_TYPE, "application/x-www-form-urlencoded")],
             f.finish(),
@@ -358,6 +476,7 @@ fn respond(s: &Shared, issued: &Issued) -> Response {
             refresh_token: issued.refresh_token.as_deref(),
             scope: &issued.scope,
             id_token: issued.id_token.as_deref(),
+            issued_token_type: issued.issued_token_type,
         };
         axum::Json(body).into_response()
     };

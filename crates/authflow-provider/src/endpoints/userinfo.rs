@@ -9,14 +9,17 @@ use serde_json::json;
 use super::resource::{challenge, with_scope};
 
 pub(crate) async fn userinfo(State(s): crate::provider::State, headers: HeaderMap) -> Response {
-    let claims = match with_scope(&s, &headers, "openid") {
-        Ok(c) => c,
+    let principal = match with_scope(&s, &headers, "openid").await {
+        Ok(p) => p,
         Err(r) => return r,
     };
-    let user = claims
-        .gid
-        .as_ref()
-        .and_then(|_| s.registry.users.get(&claims.sub));
+    // Only tokens from a user's grant (`gid`) speak for a user; a client's own token has
+    // the client as `sub`.
+    let user = principal
+        .claims
+        .get("gid")
+        .and(principal.subject.as_deref())
+        .and_then(|sub| s.registry.users.get(sub));
     let Some(user) = user else {
         return challenge(
             &s,
@@ -29,13 +32,17 @@ pub(crate) async fn userinfo(State(s): crate::provider::State, headers: HeaderMa
         );
     };
     let mut v = json!({"sub": user.username});
-    if claims.has_scope("profile") {
+    if principal.scope.contains("profile") {
         v["preferred_username"] = json!(user.username);
         if let Some(n) = &user.name {
             v["name"] = json!(n);
         }
     }
-    if let Some(e) = user.email.as_ref().filter(|_| claims.has_scope("email")) {
+    if let Some(e) = user
+        .email
+        .as_ref()
+        .filter(|_| principal.scope.contains("email"))
+    {
         v["email"] = json!(e);
     }
     axum::Json(v).into_response()

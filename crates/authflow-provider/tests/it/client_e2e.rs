@@ -116,3 +116,150 @@ async fn client_credentials_and_introspection_with_the_library_client() {
     .unwrap();
     assert!(bad.client_credentials(None).await.is_err());
 }
+
+#[tokio::test]
+async fn device_flow_with_the_library_client() {
+    let s = crate::support::start(|b| {
+        b.auto_approve(Some("alice".into()))
+            .device_interval(std::time::Duration::from_secs(1))
+    })
+    .await;
+    let issuer = IssuerUrl::new(&s.base).unwrap();
+    let cli = OAuthClient::builder(Credentials::public(ClientId::new("authflow-cli").unwrap()))
+        .discover(&issuer)
+        .await
+        .unwrap();
+    let device = cli
+        .device_authorization(Some(&Scope::parse("openid api:read").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(device.interval, std::time::Duration::from_secs(1));
+    let approve = device.verification_uri_complete.clone().unwrap();
+    let http = s.http.clone();
+    // The "user" approves after two polls or so.
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let resp = http.get(approve).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    });
+    let tokens = cli.poll_device_token(&device).await.unwrap();
+    assert!(tokens.refresh_token.is_some());
+    let claims = cli
+        .verify_id_token(
+            tokens.id_token.as_ref().unwrap(),
+            None,
+            Some(&tokens.access_token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claims.sub, "alice");
+}
+
+#[tokio::test]
+async fn denied_device_flow_ends_polling_with_access_denied() {
+    let s = crate::support::start(|b| b.device_interval(std::time::Duration::from_secs(1))).await;
+    let issuer = IssuerUrl::new(&s.base).unwrap();
+    let cli = OAuthClient::builder(Credentials::public(ClientId::new("authflow-cli").unwrap()))
+        .discover(&issuer)
+        .await
+        .unwrap();
+    let device = cli.device_authorization(None).await.unwrap();
+    // Nobody approves within a short wait: still polling.
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(2500),
+        cli.poll_device_token(&device),
+    )
+    .await;
+    assert!(waited.is_err(), "still pending");
+    // Deny through the pages (enter code, then cancel the login).
+    let resp = s.http.get(s.url("/device")).send().await.unwrap();
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = resp.text().await.unwrap();
+    let field = |html: &str, name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..].split('"').next().unwrap().to_owned()
+    };
+    let login = s
+        .http
+        .post(s.url("/device"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", field(&html, "csrf")),
+            ("user_code", device.user_code.clone()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = login.text().await.unwrap();
+    s.http
+        .post(s.url("/authorize/login"))
+        .header("cookie", &login_cookie)
+        .form(&[
+            ("pending", field(&html, "pending")),
+            ("csrf", field(&html, "csrf")),
+            ("action", "cancel".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let err = cli.poll_device_token(&device).await.unwrap_err();
+    assert_eq!(err.oauth().map(|e| e.error.as_str()), Some("access_denied"));
+}
+
+#[tokio::test]
+async fn token_exchange_with_the_library_client() {
+    let s = crate::exchange::provider().await;
+    let issuer = IssuerUrl::new(&s.base).unwrap();
+    let (code, verifier) = s.cli_code("api:read api:write").await;
+    let (_, t) = s.exchange_cli(&code, &verifier).await;
+    let subject = authflow::types::AccessToken::new(t["access_token"].as_str().unwrap()).unwrap();
+    let gateway = OAuthClient::builder(Credentials::secret_basic(
+        ClientId::new(crate::exchange::GATEWAY.0).unwrap(),
+        ClientSecret::new(crate::exchange::GATEWAY.1).unwrap(),
+    ))
+    .discover(&issuer)
+    .await
+    .unwrap();
+    let exchanged = gateway
+        .exchange_token(
+            &subject,
+            Some("https://downstream.example/"),
+            Some(Scope::parse("api:read").unwrap()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        exchanged.scope.as_ref().map(ToString::to_string).as_deref(),
+        Some("api:read")
+    );
+    assert!(exchanged.refresh_token.is_none());
+    // A downstream API validates it with the library's resource server.
+    let api =
+        authflow::resource::ResourceServer::builder(issuer.clone(), "https://downstream.example/")
+            .discover()
+            .await
+            .unwrap();
+    let p = api.validate(exchanged.access_token.secret()).await.unwrap();
+    assert_eq!(p.subject.as_deref(), Some("alice"));
+    assert_eq!(p.client_id.as_deref(), Some("gateway"));
+    // Asking for more than the subject token holds is an OAuth error.
+    let err = gateway
+        .exchange_token(&subject, None, Some(Scope::parse("openid").unwrap()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.oauth().map(|e| e.error.as_str()), Some("invalid_scope"));
+}

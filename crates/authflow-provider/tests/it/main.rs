@@ -4,6 +4,8 @@
 
 mod authorize;
 mod client_e2e;
+mod device;
+mod exchange;
 mod hardening;
 mod interop_oauth2;
 mod quirks;

@@ -128,9 +128,20 @@ impl AuthorizationRequest {
         &self,
         rng: &mut dyn RandomSource,
     ) -> Result<(Url, PendingAuthorization), BuildError> {
-        let state = CsrfState::generate(rng);
-        let code_verifier = PkceVerifier::generate(rng);
-        let nonce = self.scope.contains("openid").then(|| Nonce::generate(rng));
+        // One draw serves state, verifier and nonce: one system call, not three.
+        let mut seed = zeroize::Zeroizing::new([0u8; 96]);
+        rng.fill(&mut seed[..]);
+        let part = |i: usize| -> [u8; 32] {
+            let mut b = [0u8; 32];
+            b.copy_from_slice(&seed[i * 32..(i + 1) * 32]);
+            b
+        };
+        let state = CsrfState::from_random(&part(0));
+        let code_verifier = PkceVerifier::from_random(&part(1));
+        let nonce = self
+            .scope
+            .contains("openid")
+            .then(|| Nonce::from_random(&part(2)));
 
         for (k, _) in &self.extra {
             check_extra(k)?;
@@ -142,7 +153,11 @@ impl AuthorizationRequest {
         let mut url = self.endpoint.as_url().clone();
         {
             // Appending keeps any parameters already on the endpoint URL.
-            let mut q = url.query_pairs_mut();
+            let mut q = QueryOut(String::with_capacity(512));
+            if let Some(existing) = url.query() {
+                q.0.push_str(existing);
+            }
+            let q = &mut q;
             q.append_pair("response_type", "code");
             q.append_pair("client_id", self.client_id.as_str());
             q.append_pair("redirect_uri", self.redirect_uri.as_str());
@@ -158,8 +173,18 @@ impl AuthorizationRequest {
             for r in &self.resources {
                 q.append_pair("resource", r.as_str());
             }
-            if let Some(p) = &self.prompt {
-                q.append_pair("prompt", p);
+            // OIDC Core §11: with `offline_access`, `prompt` MUST contain `consent`;
+            // certified providers (oidc-provider) otherwise drop the scope and issue no
+            // refresh token. An explicit prompt wins.
+            let offline = self.scope.contains("openid") && self.scope.contains("offline_access");
+            match (&self.prompt, offline) {
+                (Some(p), _) => {
+                    q.append_pair("prompt", p);
+                }
+                (None, true) => {
+                    q.append_pair("prompt", "consent");
+                }
+                (None, false) => {}
             }
             if let Some(h) = &self.login_hint {
                 q.append_pair("login_hint", h);
@@ -167,6 +192,7 @@ impl AuthorizationRequest {
             for (k, v) in &self.extra {
                 q.append_pair(k, v);
             }
+            url.set_query(Some(&q.0));
         }
 
         let pending = PendingAuthorization {
@@ -181,6 +207,16 @@ impl AuthorizationRequest {
             require_iss: self.require_iss,
         };
         Ok((url, pending))
+    }
+}
+
+/// The query being built; `append_pair` mirrors `url`'s serializer, faster.
+struct QueryOut(String);
+
+impl QueryOut {
+    fn append_pair(&mut self, name: &str, value: &str) -> &mut Self {
+        super::form::push_pair(&mut self.0, name, value);
+        self
     }
 }
 
@@ -281,6 +317,25 @@ mod tests {
             url.as_str().contains("scope=api%3Aread+offline_access"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn openid_offline_access_asks_for_consent_unless_a_prompt_is_given() {
+        // OIDC Core §11; oidc-provider drops offline_access without it (no refresh token).
+        let build = |scope: &str, prompt: Option<&str>| {
+            let mut r = request().scope(Scope::parse(scope).unwrap());
+            if let Some(p) = prompt {
+                r = r.prompt(p);
+            }
+            params(&r.build(&mut Counter(0)).unwrap().0)
+        };
+        assert_eq!(build("openid offline_access", None)["prompt"], ["consent"]);
+        assert_eq!(
+            build("openid offline_access", Some("login consent"))["prompt"],
+            ["login consent"]
+        );
+        assert!(!build("api:read offline_access", None).contains_key("prompt"));
+        assert!(!build("openid api:read", None).contains_key("prompt"));
     }
 
     #[test]

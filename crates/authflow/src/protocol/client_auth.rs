@@ -103,8 +103,16 @@ impl Credentials {
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`, marked sensitive (RFC 6749 §2.3.1).
+///
+/// A space is sent as `%20`, not `+`: both decode to a space under form-decoding, and
+/// servers that only percent-decode (Authlib, among others) read `+` as a plus sign.
 pub fn basic_authorization(id: &ClientId, secret: &ClientSecret) -> HeaderValue {
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let encode = |s: &str| {
+        // byte_serialize writes a literal `+` as `%2B`, so every `+` it emits is a space.
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
     let mut raw = zeroize::Zeroizing::new(format!(
         "{}:{}",
         encode(id.as_str()),
@@ -162,7 +170,12 @@ mod tests {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(s.strip_prefix("Basic ").unwrap())
             .unwrap();
-        assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:p%25%2B+x");
+        assert_eq!(String::from_utf8(decoded).unwrap(), "a%3Ab:p%25%2B%20x");
+        // Both kinds of server decoder read it back: form-decoding and percent-only.
+        assert_eq!(
+            decode_basic_authorization(s),
+            Some(("a:b".to_owned(), "p%+ x".to_owned()))
+        );
     }
 
     #[test]

@@ -142,9 +142,110 @@ pub fn parse_token_response(
     resp: &Response<Bytes>,
     now: SystemTime,
 ) -> Result<TokenResponse, ResponseError> {
-    let mut fields = read_fields(resp, Formats::Lenient)?;
+    // Fast path for the common case: a success answer in JSON, read in one pass with
+    // borrowed keys. Anything unusual (errors, other formats, bad JSON) takes the general
+    // path below, which reports it precisely.
+    if resp.status().is_success()
+        && resp.body().len() <= super::MAX_RESPONSE_BYTES
+        && is_plain_json(resp)
+        && let Ok(known) = serde_json::from_slice::<Known>(resp.body())
+        && !known.has_error
+    {
+        return finish(known, now);
+    }
+    let fields = read_fields(resp, Formats::Lenient)?;
+    finish(Known::from_map(fields), now)
+}
 
-    let access_token = match fields.remove("access_token") {
+/// `Content-Type: application/json` (any parameters), checked without allocating.
+fn is_plain_json(resp: &Response<Bytes>) -> bool {
+    resp.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().get(..16))
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"application/json"))
+}
+
+/// The fields the parser knows, and everything else.
+#[derive(Default)]
+struct Known {
+    access_token: Option<Value>,
+    token_type: Option<Value>,
+    expires_in: Option<Value>,
+    expires: Option<Value>,
+    refresh_token: Option<Value>,
+    scope: Option<Value>,
+    id_token: Option<Value>,
+    issued_token_type: Option<Value>,
+    has_error: bool,
+    extra: Map<String, Value>,
+}
+
+impl Known {
+    fn from_map(mut f: Map<String, Value>) -> Self {
+        Self {
+            access_token: f.remove("access_token"),
+            token_type: f.remove("token_type"),
+            expires_in: f.remove("expires_in"),
+            expires: f.remove("expires"),
+            refresh_token: f.remove("refresh_token"),
+            scope: f.remove("scope"),
+            id_token: f.remove("id_token"),
+            issued_token_type: f.remove("issued_token_type"),
+            has_error: false,
+            extra: f,
+        }
+    }
+
+    fn slot(&mut self, key: &str) -> Option<&mut Option<Value>> {
+        Some(match key {
+            "access_token" => &mut self.access_token,
+            "token_type" => &mut self.token_type,
+            "expires_in" => &mut self.expires_in,
+            "expires" => &mut self.expires,
+            "refresh_token" => &mut self.refresh_token,
+            "scope" => &mut self.scope,
+            "id_token" => &mut self.id_token,
+            "issued_token_type" => &mut self.issued_token_type,
+            _ => return None,
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Known {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Known;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Known, A::Error> {
+                let mut k = Known::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let value: Value = map.next_value()?;
+                    if key == "error" {
+                        k.has_error = true;
+                    }
+                    // A repeated name: the last one wins, as serde_json's own maps do.
+                    match k.slot(&key) {
+                        Some(slot) => *slot = Some(value),
+                        None => {
+                            k.extra.insert(key.into_owned(), value);
+                        }
+                    }
+                }
+                Ok(k)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn finish(mut k: Known, now: SystemTime) -> Result<TokenResponse, ResponseError> {
+    let access_token = match k.access_token.take() {
         Some(Value::String(s)) if !s.is_empty() => {
             AccessToken::new(s).map_err(|e| invalid("access_token", e.reason))?
         }
@@ -153,26 +254,24 @@ pub fn parse_token_response(
         }
         Some(_) => return Err(invalid("access_token", "not a string")),
     };
-    let token_type = match fields.remove("token_type") {
+    let token_type = match k.token_type.take() {
         Some(Value::String(s)) if !s.is_empty() => TokenType::parse(&s),
         None | Some(Value::Null) | Some(Value::String(_)) => TokenType::Bearer,
         Some(_) => return Err(invalid("token_type", "not a string")),
     };
-    let expires_in = match fields.remove("expires_in") {
-        Some(v) => lifetime("expires_in", &v)?,
-        None => match fields.remove("expires") {
-            Some(v) => lifetime("expires", &v)?,
-            None => None,
-        },
+    let expires_in = match (k.expires_in.take(), k.expires.take()) {
+        (Some(v), _) => lifetime("expires_in", &v)?,
+        (None, Some(v)) => lifetime("expires", &v)?,
+        (None, None) => None,
     };
-    let refresh_token = match fields.remove("refresh_token") {
+    let refresh_token = match k.refresh_token.take() {
         Some(Value::String(s)) if !s.is_empty() => {
             Some(RefreshToken::new(s).map_err(|e| invalid("refresh_token", e.reason))?)
         }
         None | Some(Value::Null) | Some(Value::String(_)) => None,
         Some(_) => return Err(invalid("refresh_token", "not a string")),
     };
-    let scope = match fields.remove("scope") {
+    let scope = match k.scope.take() {
         Some(Value::String(s)) => {
             Some(Scope::parse_lenient(&s).map_err(|e| invalid("scope", e.reason))?)
         }
@@ -188,14 +287,14 @@ pub fn parse_token_response(
         None | Some(Value::Null) => None,
         Some(_) => return Err(invalid("scope", "not a string")),
     };
-    let id_token = match fields.remove("id_token") {
+    let id_token = match k.id_token.take() {
         Some(Value::String(s)) if !s.is_empty() => {
             Some(IdToken::new(s).map_err(|e| invalid("id_token", e.reason))?)
         }
         None | Some(Value::Null) | Some(Value::String(_)) => None,
         Some(_) => return Err(invalid("id_token", "not a string")),
     };
-    let issued_token_type = match fields.remove("issued_token_type") {
+    let issued_token_type = match k.issued_token_type.take() {
         Some(Value::String(s)) => Some(s),
         _ => None,
     };
@@ -209,7 +308,7 @@ pub fn parse_token_response(
         scope,
         id_token,
         issued_token_type,
-        extra: fields,
+        extra: k.extra,
     })
 }
 
@@ -394,6 +493,29 @@ mod tests {
         assert!(!d.contains("SECRET\""), "{d}");
         assert!(!d.contains("AT-SECRET") && !d.contains("X-SECRET"), "{d}");
         assert!(d.contains("other_secret"));
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        // application/json takes the one-pass path; text/plain the general one.
+        for body in [
+            r#"{"access_token":"a","expires_in":"60","scope":"x,y","custom":{"k":1},"refresh_token":"r"}"#,
+            r#"{"access_token":"a","access_token":"b","acc\u0065ss_token2":"c"}"#,
+            r#"{"access_token":"a","token_type":"BEARER","expires":30,"id_token":"h.p.s"}"#,
+        ] {
+            let fast =
+                parse_token_response(&resp(200, "application/json", body), SystemTime::UNIX_EPOCH)
+                    .unwrap();
+            let general =
+                parse_token_response(&resp(200, "text/plain", body), SystemTime::UNIX_EPOCH)
+                    .unwrap();
+            assert_eq!(fast.access_token, general.access_token, "{body}");
+            assert_eq!(fast.expires_at, general.expires_at, "{body}");
+            assert_eq!(fast.scope, general.scope, "{body}");
+            assert_eq!(fast.refresh_token, general.refresh_token, "{body}");
+            assert_eq!(fast.token_type, general.token_type, "{body}");
+            assert_eq!(fast.extra, general.extra, "{body}");
+        }
     }
 
     proptest! {

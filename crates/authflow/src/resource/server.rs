@@ -62,6 +62,7 @@ struct Inner {
     algorithms: Vec<String>,
     require_at_jwt: bool,
     realm: String,
+    leeway: Duration,
     resource_metadata: Option<String>,
     jwks_uri: Option<EndpointUrl>,
     jwks: ArcSwapOption<JwkSet>,
@@ -87,6 +88,7 @@ pub struct ResourceServerBuilder {
     algorithms: Vec<String>,
     require_at_jwt: bool,
     realm: String,
+    leeway: Duration,
     resource_metadata: Option<String>,
     jwks_uri: Option<EndpointUrl>,
     jwks: Option<JwkSet>,
@@ -126,6 +128,12 @@ impl ResourceServerBuilder {
         self
     }
 
+    /// Clock skew tolerated on `exp` and `nbf` (default 30 s; zero for no grace).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
     /// Accept JWT access tokens without `typ: at+jwt` (some providers omit it).
     pub fn allow_untyped_jwt(mut self) -> Self {
         self.require_at_jwt = false;
@@ -159,6 +167,7 @@ impl ResourceServerBuilder {
                 algorithms: self.algorithms,
                 require_at_jwt: self.require_at_jwt,
                 realm: self.realm,
+                leeway: self.leeway,
                 resource_metadata: self.resource_metadata,
                 jwks_uri: self.jwks_uri,
                 jwks: ArcSwapOption::new(self.jwks.map(Arc::new)),
@@ -197,6 +206,7 @@ impl ResourceServer {
             algorithms: Vec::new(),
             require_at_jwt: true,
             realm: "api".into(),
+            leeway: Duration::from_secs(30),
             resource_metadata: None,
             jwks_uri: None,
             jwks: None,
@@ -230,13 +240,14 @@ impl ResourceServer {
         let value = value.to_str().map_err(|_| {
             Rejection::InvalidRequest("the Authorization header is not text".into())
         })?;
-        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+        let value = value.trim();
+        let (scheme, token) = value.split_once([' ', '\t']).unwrap_or((value, ""));
         if !scheme.eq_ignore_ascii_case("bearer") {
             // Another scheme means no bearer credentials (RFC 6750 §3.1).
             return Err(Rejection::Missing);
         }
         let token = token.trim();
-        if token.is_empty() || token.contains(' ') {
+        if token.is_empty() || token.contains([' ', '\t']) {
             return Err(Rejection::InvalidRequest("malformed bearer token".into()));
         }
         self.validate(token).await
@@ -264,6 +275,7 @@ impl ResourceServer {
             );
             e.algorithms = &self.inner.algorithms;
             e.require_at_jwt = self.inner.require_at_jwt;
+            e.leeway = self.inner.leeway;
             validate_access_token(token, set, &e)
         };
         let keys = match self.inner.jwks.load_full() {

@@ -170,10 +170,13 @@ impl Serialize for Scope {
     }
 }
 
+/// Reads what [`Serialize`] wrote: space-separated, strictly. Not leniently: a comma is
+/// a valid scope character (RFC 6749 §3.3), so `["a,b"]` from a server is one token and must
+/// come back from a store as one token, not two.
 impl<'de> Deserialize<'de> for Scope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse_lenient(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -187,6 +190,17 @@ mod tests {
         let s = Scope::parse("b a b c").unwrap();
         assert_eq!(s.to_string(), "b a c");
         assert_eq!(s.len(), 3);
+    }
+
+    /// Found by fuzz/token_response: `"scope":["g,ist"]` was stored as `g,ist` and read
+    /// back from the token store as the two scopes `g` and `ist`.
+    #[test]
+    fn scope_token_with_a_comma_survives_serde() {
+        let s = Scope::from_tokens(["g,ist", "repo"]).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Scope = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s, "{json}");
+        assert!(!back.contains("g"));
     }
 
     #[test]

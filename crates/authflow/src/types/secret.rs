@@ -155,7 +155,19 @@ fn random_token(rng: &mut dyn RandomSource) -> String {
     s
 }
 
+/// 32 given random bytes as base64url without padding (43 characters).
+fn token_from(bytes: &[u8; 32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 impl CsrfState {
+    /// A state value from 32 random bytes the caller drew (one draw can serve several
+    /// values).
+    pub(crate) fn from_random(bytes: &[u8; 32]) -> Self {
+        Self(token_from(bytes))
+    }
+
     /// A fresh state value with 256 bits of entropy (RFC 9700 §2.1 asks for at least 128).
     pub fn generate(rng: &mut dyn RandomSource) -> Self {
         Self(random_token(rng))
@@ -163,6 +175,11 @@ impl CsrfState {
 }
 
 impl Nonce {
+    /// A nonce from 32 random bytes the caller drew.
+    pub(crate) fn from_random(bytes: &[u8; 32]) -> Self {
+        Self(token_from(bytes))
+    }
+
     /// A fresh nonce with 256 bits of entropy.
     pub fn generate(rng: &mut dyn RandomSource) -> Self {
         Self(random_token(rng))
@@ -170,6 +187,11 @@ impl Nonce {
 }
 
 impl PkceVerifier {
+    /// A verifier from 32 random bytes the caller drew: 43 characters, 256 bits.
+    pub(crate) fn from_random(bytes: &[u8; 32]) -> Self {
+        Self(token_from(bytes))
+    }
+
     /// A fresh verifier: 43 characters carrying 256 bits of entropy (RFC 7636 §4.1).
     pub fn generate(rng: &mut dyn RandomSource) -> Self {
         Self(random_token(rng))

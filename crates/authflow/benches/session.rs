@@ -1,0 +1,134 @@
+//! Session speed: the cached `TokenSource::token()` path, alone and with 64 threads
+//! reading at once, against a mutex-guarded cache (x/oauth2's `reuseTokenSource` design)
+//! written in Rust as the baseline; and the `AuthorizedClient` overhead against a bare
+//! reqwest request to the same local endpoint.
+//!
+//! `cargo bench -p authflow --bench session`
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use authflow::client::ReqwestClient;
+use authflow::session::{AuthorizedClient, TokenSet, TokenSource};
+use authflow::types::AccessToken;
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt as _;
+
+fn valid_set() -> TokenSet {
+    let mut s = TokenSet::new(AccessToken::new("cached-access-token").unwrap())
+        .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600)));
+    s.obtained_at = Some(SystemTime::now());
+    s
+}
+
+/// The baseline: a token cache behind a mutex, cloned out on every call.
+struct MutexCache(Mutex<Arc<TokenSet>>);
+
+impl MutexCache {
+    fn token(&self) -> Arc<TokenSet> {
+        let guard = self.0.lock().unwrap();
+        if guard.needs_refresh(SystemTime::now(), Duration::from_secs(60)) {
+            unreachable!("the benchmark token never expires")
+        }
+        guard.clone()
+    }
+}
+
+/// Runs `f` `iters` times on each of `threads` threads at once; time per call.
+fn contended(threads: usize, iters: u64, f: Arc<dyn Fn() + Send + Sync>) -> Duration {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let b = barrier.clone();
+            let f = f.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                for _ in 0..iters {
+                    f();
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Wall time per call per thread: what one caller waits, contention included.
+    start.elapsed()
+}
+
+fn cached_token(c: &mut Criterion) {
+    let source = TokenSource::fixed(valid_set());
+    let baseline = Arc::new(MutexCache(Mutex::new(Arc::new(valid_set()))));
+    let mut g = c.benchmark_group("cached_token");
+    g.bench_function("authflow/1", |b| {
+        b.iter(|| black_box(source.token().now_or_never().unwrap().unwrap()))
+    });
+    g.bench_function("mutex-baseline/1", |b| {
+        b.iter(|| black_box(baseline.token()))
+    });
+    {
+        let threads = 64usize;
+        let s = source.clone();
+        let f: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            black_box(s.token().now_or_never().unwrap().unwrap());
+        });
+        g.bench_function(format!("authflow/{threads}"), |b| {
+            b.iter_custom(|iters| contended(threads, iters, f.clone()))
+        });
+        let m = baseline.clone();
+        let f: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            black_box(m.token());
+        });
+        g.bench_function(format!("mutex-baseline/{threads}"), |b| {
+            b.iter_custom(|iters| contended(threads, iters, f.clone()))
+        });
+    }
+    g.finish();
+}
+
+fn authorized_overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = rt.block_on(async {
+        let app = axum::Router::new().route("/me", axum::routing::get(|| async { "ok" }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/me", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        url
+    });
+    let bare = reqwest::Client::new();
+    let api = AuthorizedClient::new(
+        TokenSource::fixed(valid_set()),
+        ReqwestClient::new().unwrap(),
+    );
+    let mut g = c.benchmark_group("authorized_request");
+    g.bench_function("bare_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = bare
+                .get(&url)
+                .header("authorization", "Bearer cached-access-token")
+                .send()
+                .await
+                .unwrap();
+            black_box(r.bytes().await.unwrap())
+        })
+    });
+    g.bench_function("authflow_authorized", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = http::Request::get(&url).body(Vec::new()).unwrap();
+            black_box(api.send(req).await.unwrap())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cached_token, authorized_overhead);
+criterion_main!(benches);
