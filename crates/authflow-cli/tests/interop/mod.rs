@@ -1,0 +1,272 @@
+//! Shared by the interoperability tests (`interop_*.rs`): third-party servers started once
+//! per test binary, a "user" that follows redirects, and the `authflow` binary in a fresh
+//! AUTHFLOW_HOME.
+//!
+//! A missing tool (node, the npm package, the Python venv, chromium) skips the test with a
+//! printed reason, unless AUTHFLOW_REQUIRE_TOOLS is set (as in `.ci/run`): then it fails.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use authflow::client::OAuthClient;
+use authflow::flow::{ListenerOptions, LoopbackListener};
+use authflow::protocol::{Credentials, PendingAuthorization, TokenResponse};
+use authflow::random::OsRandom;
+use authflow::types::{IssuerUrl, RedirectUri, Scope};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Prints why the test is skipped and returns `None`, or panics in CI's strict mode.
+pub fn skip<T>(reason: &str) -> Option<T> {
+    assert!(
+        std::env::var_os("AUTHFLOW_REQUIRE_TOOLS").is_none(),
+        "{reason} (AUTHFLOW_REQUIRE_TOOLS is set; scripts/install-interop installs it)"
+    );
+    eprintln!("skipping: {reason} (scripts/install-interop installs it)");
+    None
+}
+
+/// Whether `cmd --version` runs.
+pub fn has_tool(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The cargo target directory (`CARGO_TARGET_TMPDIR` is `<target>/tmp`).
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python interpreter of the interop venv that scripts/install-interop makes in
+/// `<target>/interop-venv` (AUTHFLOW_INTEROP_VENV overrides the folder).
+pub fn venv_python() -> PathBuf {
+    std::env::var_os("AUTHFLOW_INTEROP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("interop-venv"))
+        .join("bin/python")
+}
+
+/// A server process that printed `listening on URL`. It exits when its stdin closes, i.e.
+/// when the test process ends (statics are never dropped), and is killed on drop.
+pub struct ServerProcess {
+    pub issuer: String,
+    child: Child,
+    _stdin: ChildStdin,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `cmd` (stdin piped: closing it stops the server) and waits for its line.
+    pub fn start(name: &str, mut cmd: Command) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "authflow-interop-{name}-{}-{}.log",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let err = std::fs::File::create(&log).unwrap();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} does not start: {e}"));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut sent = false;
+            while let Some(Ok(line)) = lines.next() {
+                if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                    sent = true;
+                }
+            }
+        });
+        let issuer = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "{name} did not print `listening on`; its stderr:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer}");
+        Self {
+            issuer,
+            child,
+            _stdin: stdin,
+            log,
+        }
+    }
+
+    /// What the server wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The "user's browser" for plain HTTP: follows redirects, keeps cookies (the interaction
+/// cookies of oidc-provider), and fails on an error page.
+pub fn user_agent() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(20))
+        .build()
+        .unwrap()
+}
+
+/// Code + PKCE through the real loopback listener; the user agent follows the
+/// authorization URL to it. Returns the token response and the pending flow (nonce).
+pub async fn code_flow(
+    client: &OAuthClient,
+    scope: &str,
+    prompt: Option<&str>,
+) -> (TokenResponse, PendingAuthorization) {
+    let listener = LoopbackListener::bind(&RedirectUri::new("http://127.0.0.1/callback").unwrap())
+        .await
+        .unwrap();
+    let mut req = client
+        .authorization_request(listener.redirect_uri().clone())
+        .unwrap()
+        .scope(Scope::parse(scope).unwrap());
+    if let Some(p) = prompt {
+        req = req.prompt(p);
+    }
+    let (url, pending) = req.build(&mut OsRandom).unwrap();
+    let browser = tokio::spawn(async move {
+        let resp = user_agent().get(url.as_str()).send().await.unwrap();
+        let status = resp.status();
+        let final_url = resp.url().clone();
+        let body = resp.text().await.unwrap_or_default();
+        (status, final_url, body)
+    });
+    let code = listener
+        .wait(
+            &pending,
+            &ListenerOptions::default().timeout(Duration::from_secs(20)),
+        )
+        .await;
+    let (status, final_url, body) = browser.await.unwrap();
+    let code = code.unwrap_or_else(|e| {
+        panic!("the listener got no code: {e}; the browser ended at {final_url} ({status}): {body}")
+    });
+    assert!(status.is_success(), "listener page: {status} {body}");
+    let tokens = client.exchange_code(&pending, code).await.unwrap();
+    (tokens, pending)
+}
+
+/// Discovers `issuer` with `credentials`.
+pub async fn discover(issuer: &str, credentials: Credentials) -> OAuthClient {
+    OAuthClient::builder(credentials)
+        .discover(&IssuerUrl::new(issuer).unwrap())
+        .await
+        .unwrap()
+}
+
+/// A fresh AUTHFLOW_HOME and a `$BROWSER` script for the `authflow` binary.
+pub struct CliEnv {
+    pub home: PathBuf,
+    pub browser: PathBuf,
+}
+
+impl CliEnv {
+    /// `browser_script` is the body of `$BROWSER` (`$1` is the URL).
+    pub fn new(browser_script: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let home = std::env::temp_dir().join(format!(
+            "authflow-interop-cli-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&home).unwrap();
+        let browser = home.join("browser.sh");
+        std::fs::write(&browser, format!("#!/bin/sh\n{browser_script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self { home, browser }
+    }
+
+    /// `$BROWSER` as curl following redirects with an in-memory cookie jar.
+    pub fn with_curl() -> Self {
+        Self::new("exec curl -fsS -L -b '' --max-redirs 20 -o /dev/null \"$1\"")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_authflow"));
+        c.args(args)
+            .env("AUTHFLOW_HOME", &self.home)
+            .env("BROWSER", &self.browser)
+            .env("NO_COLOR", "1")
+            .env_remove("AUTHFLOW_CLIENT_SECRET")
+            .env_remove("AUTHFLOW_PROFILE")
+            .env_remove("AUTHFLOW_LOG")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+impl Drop for CliEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// Times a test and prints it (visible with --nocapture).
+pub struct Timer(&'static str, Instant);
+
+impl Timer {
+    pub fn start(name: &'static str) -> Self {
+        Self(name, Instant::now())
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        eprintln!("{}: {:.2} s", self.0, self.1.elapsed().as_secs_f64());
+    }
+}
