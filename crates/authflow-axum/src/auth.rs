@@ -16,7 +16,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use url::Url;
 
 use crate::error::SetupError;
-use crate::store::{RecordTokenStore, SharedStore};
+use crate::store::{SharedStore, TokenBackend};
 
 /// The name of the session cookie (an opaque id; everything else is on the server).
 pub const SESSION_COOKIE: &str = "authflow_session";
@@ -61,6 +61,7 @@ pub(crate) struct Inner {
     pub(crate) origin: Url,
     pub(crate) scope: Scope,
     pub(crate) store: SharedStore,
+    pub(crate) tokens: TokenBackend,
     pub(crate) login_path: String,
     pub(crate) logout_path: String,
     pub(crate) after_logout: String,
@@ -92,6 +93,7 @@ pub struct AuthBuilder {
     scope: Option<Scope>,
     client: Option<OAuthClient>,
     store: Option<SharedStore>,
+    tokens: TokenBackend,
     login_path: String,
     logout_path: String,
     after_logout: String,
@@ -113,10 +115,43 @@ impl AuthBuilder {
         self
     }
 
-    /// Where sessions, sign-ins in progress and tokens are kept (default: memory, one
-    /// process). Any tower-sessions store works, e.g. Redis for several instances.
+    /// Where sessions, sign-ins in progress and (unless `redis`) tokens are kept (default:
+    /// memory, one process). Any tower-sessions store works.
+    ///
+    /// Tokens kept in a session store have no refresh lock shared between processes:
+    /// for several instances, use `redis` (feature `redis`).
     pub fn session_store(mut self, store: impl tower_sessions::SessionStore) -> Self {
         self.store = Some(SharedStore::new(store));
+        self
+    }
+
+    /// Keeps sessions and sign-ins in progress in `store`, and each login's tokens in the
+    /// same Redis server with authflow's `RedisStore` (feature `redis`): every instance of
+    /// the application that points at the same server and namespace shares the sessions,
+    /// and a login's refresh runs once across all of them (a Redis lock with fencing), so
+    /// a rotated refresh token is used once and its successor is seen by every instance.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri};
+    /// use authflow_axum::{Auth, RedisSessionStore};
+    ///
+    /// let redis = RedisSessionStore::connect("redis://127.0.0.1:6379/", "my-app").await?;
+    /// let auth = Auth::builder(
+    ///     IssuerUrl::new("https://login.example")?,
+    ///     ClientId::new("my-app")?,
+    ///     ClientSecret::new(std::env::var("CLIENT_SECRET")?)?,
+    ///     RedirectUri::new("https://app.example/callback")?,
+    /// )
+    /// .redis(redis)
+    /// .build()
+    /// .await?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, store: crate::redis::RedisSessionStore) -> Self {
+        self.store = Some(SharedStore::new(store.clone()));
+        self.tokens = TokenBackend::Redis(store);
         self
     }
 
@@ -202,6 +237,7 @@ impl AuthBuilder {
                 store: self
                     .store
                     .unwrap_or_else(|| SharedStore::new(tower_sessions::MemoryStore::default())),
+                tokens: self.tokens,
                 login_path: self.login_path,
                 logout_path: self.logout_path,
                 after_logout: self.after_logout,
@@ -242,6 +278,7 @@ impl Auth {
             scope: None,
             client: None,
             store: None,
+            tokens: TokenBackend::Records,
             login_path: "/login".into(),
             logout_path: "/logout".into(),
             after_logout: "/".into(),
@@ -299,28 +336,38 @@ impl Auth {
         &self,
         login: Id,
     ) -> Result<Option<TokenSource>, authflow::session::StoreError> {
-        use authflow::session::TokenStore;
         if let Some(s) = self.cached_source(login) {
             return Ok(Some(s));
         }
-        let store = RecordTokenStore::new(self.inner.store.clone(), login, self.inner.session_ttl);
+        let store = self.login_store(login).await?;
         let Some(tokens) = store.load().await? else {
             return Ok(None);
         };
         let source = TokenSource::builder()
             .initial(tokens)
             .provider(RefreshTokenProvider::new(self.inner.client.clone()))
-            .store(store)
+            .shared_store(store)
             .build();
         let mut map = self.sources();
         let now = Instant::now();
-        let idle = self.inner.session_ttl;
-        if map.len() > 1024 {
+        let (idle, max) = self.inner.tokens.cache_limits(self.inner.session_ttl);
+        if map.len() > max {
             map.retain(|_, (_, used)| now.duration_since(*used) < idle);
         }
         let entry = map.entry(login).or_insert((source, now));
         entry.1 = now;
         Ok(Some(entry.0.clone()))
+    }
+
+    /// A new handle on one login's token store (memory record or Redis).
+    pub(crate) async fn login_store(
+        &self,
+        login: Id,
+    ) -> Result<Arc<dyn authflow::session::TokenStore>, authflow::session::StoreError> {
+        self.inner
+            .tokens
+            .login_store(&self.inner.store, login, self.inner.session_ttl)
+            .await
     }
 
     fn cached_source(&self, login: Id) -> Option<TokenSource> {

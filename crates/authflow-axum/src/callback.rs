@@ -15,7 +15,7 @@ use crate::auth::Auth;
 use crate::error::AuthError;
 use crate::flow_cookie;
 use crate::session::{LOGIN_KEY, LoginRecord, User, end_login};
-use crate::store::{RecordTokenStore, load_pending};
+use crate::store::load_pending;
 
 pub(crate) async fn finish(
     State(auth): State<Auth>,
@@ -102,10 +102,12 @@ async fn run(
     }
     session.cycle_id().await.map_err(|e| fail(e.into()))?;
     let tokens = TokenSet::from_response(&resp, &login.pending.scope, SystemTime::now());
-    let store = RecordTokenStore::create(i.store.clone(), &tokens, i.session_ttl)
+    let tokens_id = i
+        .tokens
+        .create_login(&i.store, &tokens, i.session_ttl)
         .await
         .map_err(|e| fail(e.into()))?;
-    let record = LoginRecord::new(store.id(), user);
+    let record = LoginRecord::new(tokens_id, user);
     session
         .insert(LOGIN_KEY, &record)
         .await

@@ -15,6 +15,9 @@ pub enum SetupError {
     /// A setting is invalid.
     #[error("authflow-axum configuration: {0}")]
     Config(String),
+    /// The session storage could not be reached (e.g. Redis). Never carries its URL.
+    #[error("authflow-axum session storage: {0}")]
+    Storage(String),
 }
 
 /// Why a sign-in or sign-out request was refused. Shown to the browser as a small page;

@@ -52,7 +52,8 @@ impl SignedIn {
     }
 
     /// This login's tokens: `token().await` hands out a valid access token, refreshing
-    /// ahead of expiry, once for all concurrent requests of this login in this process.
+    /// ahead of expiry, once for all concurrent requests of this login in this process
+    /// (and, with `AuthBuilder::redis`, in every instance sharing the Redis server).
     pub fn token_source(&self) -> &TokenSource {
         &self.source
     }

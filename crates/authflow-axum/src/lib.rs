@@ -13,7 +13,8 @@
 //! - [`RequireLoginLayer`]: sends anonymous requests to `/login` and back (same-origin
 //!   return URLs only).
 //! - [`Auth::session_layer`]: tower-sessions with a memory store by default; any
-//!   tower-sessions store (e.g. Redis) through [`AuthBuilder::session_store`].
+//!   tower-sessions store through [`AuthBuilder::session_store`]; Redis for several
+//!   instances with the `redis` feature (below).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,6 +48,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Several instances: Redis (feature `redis`)
+//!
+//! By default sessions, sign-ins in progress and each login's tokens are kept in memory:
+//! one process. Behind a load balancer, enable the `redis` feature and give every instance
+//! the same Redis server and namespace:
+//!
+//! ```toml
+//! authflow-axum = { version = "0.1", features = ["redis"] }
+//! ```
+//!
+//! ```ignore
+//! let redis = authflow_axum::RedisSessionStore::connect("redis://127.0.0.1:6379/", "my-app").await?;
+//! let auth = Auth::builder(issuer, client_id, client_secret, redirect_uri)
+//!     .redis(redis)
+//!     .build()
+//!     .await?;
+//! ```
+//!
+//! - Sessions and sign-ins in progress go to `RedisSessionStore`, a tower-sessions store
+//!   on the `redis` crate: a sign-in started on one instance can finish on another, and
+//!   signing out on one ends the session on all. Keys hold a SHA-256 of the session id,
+//!   never the id; records expire in Redis with the session.
+//! - Each login's tokens go to authflow's `RedisStore` (one key set per login, named by a
+//!   hash of a random server-side id). Its lock (expiry and fencing) makes a refresh run
+//!   once across all instances: the others wait, then read the new tokens, so a rotated
+//!   refresh token is never sent twice (servers with reuse detection would revoke the
+//!   grant). The keys expire a session lifetime after the last refresh.
+//! - Each instance keeps one Redis connection for sessions plus, while a login is active
+//!   on it, one for that login's token store (`RedisStore` owns its connection); the
+//!   instance drops those after 10 minutes unused once it holds more than 256.
+//! - With [`AuthBuilder::session_store`] alone (any other store), tokens are kept in
+//!   session records, with no refresh lock shared between processes: fine for one
+//!   instance, not for several that refresh the same login.
+//!
 //! [`TokenSource`]: authflow::session::TokenSource
 
 mod auth;
@@ -58,6 +93,8 @@ mod flow_cookie;
 mod login;
 mod logout;
 pub mod page;
+#[cfg(feature = "redis")]
+mod redis;
 mod require_login;
 pub mod return_to;
 mod session;
@@ -66,6 +103,8 @@ mod store;
 pub use auth::{Auth, AuthBuilder, FLOW_COOKIE, SESSION_COOKIE};
 pub use error::{AuthError, SetupError};
 pub use extract::{SignInRejection, SignedIn};
+#[cfg(feature = "redis")]
+pub use redis::RedisSessionStore;
 pub use require_login::{RequireLogin, RequireLoginLayer};
 pub use session::User;
 pub use store::SharedStore;

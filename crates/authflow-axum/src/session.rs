@@ -2,13 +2,11 @@
 //! record, and the CSRF token for state-changing forms. Never a token.
 
 use authflow::protocol::id_token::IdTokenClaims;
-use authflow::session::TokenStore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::Id;
 
 use crate::auth::Auth;
 use crate::csrf::random_token;
-use crate::store::RecordTokenStore;
 
 pub(crate) const LOGIN_KEY: &str = "authflow.login";
 
@@ -90,7 +88,16 @@ mod id_text {
 /// `revoke` (refresh token first: at most servers that ends the whole grant).
 pub(crate) async fn end_login(auth: &Auth, login: &LoginRecord, revoke: bool) {
     let i = &auth.inner;
-    let store = RecordTokenStore::new(i.store.clone(), login.tokens, i.session_ttl);
+    // A handle of its own (not the cached source's): with Redis, its unlocked clear takes
+    // a new fence, so a refresh in flight elsewhere cannot write the tokens back.
+    let store = match auth.login_store(login.tokens).await {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not reach the token store to end a login");
+            auth.forget_source(login.tokens);
+            return;
+        }
+    };
     if revoke {
         match store.load().await {
             Ok(Some(tokens)) => {

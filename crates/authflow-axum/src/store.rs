@@ -1,8 +1,9 @@
 //! Server-side records on the session store: pending sign-ins and each login's tokens.
 //!
 //! Both live in the same [`SessionStore`] as the sessions themselves (memory by default,
-//! any tower-sessions store, e.g. Redis, for several instances), each as its own record
-//! with its own random id and expiry. The browser only ever holds those ids.
+//! any tower-sessions store), each as its own record with its own random id and expiry;
+//! with the `redis` feature and `AuthBuilder::redis`, tokens go to authflow's `RedisStore`
+//! instead (a refresh lock shared by instances). The browser only ever holds ids.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,6 +100,64 @@ pub(crate) async fn load_pending(
 }
 
 const TOKENS_KEY: &str = "authflow.tokens";
+
+/// Where each login's tokens live.
+#[derive(Clone, Debug)]
+pub(crate) enum TokenBackend {
+    /// A record of the session store (memory by default): one process, or several without
+    /// a shared refresh lock.
+    Records,
+    /// The library's `RedisStore`, one per login: a refresh lock shared by instances.
+    #[cfg(feature = "redis")]
+    Redis(crate::redis::RedisSessionStore),
+}
+
+impl TokenBackend {
+    /// The token store of one login.
+    pub(crate) async fn login_store(
+        &self,
+        records: &SharedStore,
+        id: Id,
+        ttl: Duration,
+    ) -> Result<Arc<dyn TokenStore>, StoreError> {
+        match self {
+            Self::Records => Ok(Arc::new(RecordTokenStore::new(records.clone(), id, ttl))),
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => Ok(Arc::new(redis.login_store(&id, ttl).await?)),
+        }
+    }
+
+    /// Stores a fresh login's tokens under a new random id and returns it.
+    pub(crate) async fn create_login(
+        &self,
+        records: &SharedStore,
+        tokens: &TokenSet,
+        ttl: Duration,
+    ) -> Result<Id, StoreError> {
+        match self {
+            Self::Records => Ok(RecordTokenStore::create(records.clone(), tokens, ttl)
+                .await?
+                .id()),
+            #[cfg(feature = "redis")]
+            Self::Redis(redis) => {
+                // 128 random bits, hashed into the key: a fresh key.
+                let id = Id::default();
+                redis.login_store(&id, ttl).await?.save(tokens).await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// How long a token source may sit unused in a process's cache, and how many the
+    /// cache holds before it drops those. Each Redis login store holds a connection.
+    pub(crate) fn cache_limits(&self, session_ttl: Duration) -> (Duration, usize) {
+        match self {
+            Self::Records => (session_ttl, 1024),
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => (session_ttl.min(Duration::from_secs(600)), 256),
+        }
+    }
+}
 
 /// One login's tokens, as an authflow [`TokenStore`] over a session-store record.
 #[derive(Clone, Debug)]

@@ -179,7 +179,9 @@ async fn finish(c: &Client, child: std::process::Child, shot: &str) {
         .for_element(Locator::Css("h1"))
         .await
         .unwrap();
-    let mut title = h1.text().await.unwrap();
+    // The page may navigate between finding the element and reading it (stale element):
+    // then the loop below reads the new page's h1.
+    let mut title = h1.text().await.unwrap_or_default();
     // The provider's pages also have an h1: wait until the listener's page is shown.
     let deadline = Instant::now() + Duration::from_secs(15);
     while title != "Signed in" && Instant::now() < deadline {

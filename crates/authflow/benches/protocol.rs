@@ -74,9 +74,11 @@ fn token_response(c: &mut Criterion) {
 
 fn www_authenticate(c: &mut Criterion) {
     let header = r#"Bearer realm="api", error="insufficient_scope", error_description="needs write", scope="api:write", DPoP algs="ES256 EdDSA""#;
-    c.bench_function("www_authenticate_2_challenges/authflow", |b| {
+    let mut g = c.benchmark_group("www_authenticate_2_challenges");
+    g.bench_function("authflow", |b| {
         b.iter(|| black_box(parse_challenges(black_box(header)).unwrap()))
     });
+    g.finish();
 }
 
 criterion_group!(benches, authorization_url, token_response, www_authenticate);

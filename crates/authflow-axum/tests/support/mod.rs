@@ -51,26 +51,7 @@ pub async fn start(opts: Options) -> Setup {
     );
     let redirect = format!("{app}/callback");
 
-    let mut builder = Provider::builder()
-        .issuer(IssuerUrl::new(&issuer).unwrap())
-        .client(
-            ClientConfig::confidential(
-                ClientId::new("webapp").unwrap(),
-                ClientSecret::new("webapp-secret").unwrap(),
-            )
-            .redirect_uri(RedirectUri::new(&redirect).unwrap())
-            .scope(Scope::parse("openid profile email offline_access api:read").unwrap()),
-        )
-        .user(
-            UserConfig::new("alice", "alice-password")
-                .name("Alice Example")
-                .email("alice@example.test"),
-        )
-        .access_token_ttl(opts.access_ttl);
-    if opts.auto_approve {
-        builder = builder.auto_approve(Some("alice".into()));
-    }
-    let provider = builder.build().unwrap();
+    let provider = provider(&issuer, &redirect, &opts);
     tokio::spawn(async move {
         axum::serve(provider_listener, provider.router())
             .await
@@ -95,9 +76,33 @@ pub async fn start(opts: Options) -> Setup {
     }
 }
 
+/// The provider: client `webapp` with this redirect URI, user alice.
+pub fn provider(issuer: &str, redirect: &str, opts: &Options) -> Provider {
+    let mut builder = Provider::builder()
+        .issuer(IssuerUrl::new(issuer).unwrap())
+        .client(
+            ClientConfig::confidential(
+                ClientId::new("webapp").unwrap(),
+                ClientSecret::new("webapp-secret").unwrap(),
+            )
+            .redirect_uri(RedirectUri::new(redirect).unwrap())
+            .scope(Scope::parse("openid profile email offline_access api:read").unwrap()),
+        )
+        .user(
+            UserConfig::new("alice", "alice-password")
+                .name("Alice Example")
+                .email("alice@example.test"),
+        )
+        .access_token_ttl(opts.access_ttl);
+    if opts.auto_approve {
+        builder = builder.auto_approve(Some("alice".into()));
+    }
+    builder.build().unwrap()
+}
+
 /// The application under test: a home page, a protected page calling the provider's
 /// API, and two test-only helpers.
-fn app_router(auth: &Auth, issuer: &str) -> Router {
+pub fn app_router(auth: &Auth, issuer: &str) -> Router {
     let api = format!("{issuer}/api/me");
     Router::new()
         .route(

@@ -7,7 +7,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use super::error::SessionError;
 use super::source::TokenSource;
-use crate::client::{HttpClient, HttpError, ensure_secure_url};
+use crate::client::{HttpClient, HttpError};
 use crate::protocol::www_authenticate::{BearerError, bearer_error, challenges_from_headers};
 use crate::types::{AccessToken, Scope};
 
@@ -176,9 +176,7 @@ impl AuthorizedClient {
         request: Request<Vec<u8>>,
     ) -> Result<Response<Bytes>, AuthorizedError> {
         // RFC 6750 §5.3: a bearer token never travels in clear text.
-        let url = url::Url::parse(&request.uri().to_string())
-            .map_err(|e| AuthorizedError::InvalidUrl(format!("invalid URL: {e}")))?;
-        ensure_secure_url(&url).map_err(|e| AuthorizedError::InvalidUrl(e.to_string()))?;
+        check_secure(request.uri())?;
         let tokens = self.source.token().await?;
         let retry = clone_request(&request);
         let resp = self.send_with(request, &tokens.access_token).await?;
@@ -210,6 +208,30 @@ impl AuthorizedClient {
         })?;
         request.headers_mut().insert(header::AUTHORIZATION, value);
         Ok(self.http.send(request, self.max_body).await?)
+    }
+}
+
+/// `https`, or `http` to a loopback host, read from the request URI without reparsing it
+/// (this runs on every API call).
+fn check_secure(uri: &http::Uri) -> Result<(), AuthorizedError> {
+    let loopback = || {
+        uri.host().is_some_and(|h| {
+            h.eq_ignore_ascii_case("localhost")
+                || h.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    };
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if loopback() => Ok(()),
+        Some("http") => Err(AuthorizedError::InvalidUrl(format!(
+            "refusing to send a bearer token to http://{}: use https (plain http is allowed only for loopback hosts)",
+            uri.authority().map_or("", |a| a.host())
+        ))),
+        _ => Err(AuthorizedError::InvalidUrl(
+            "the request URL is not an absolute http(s) URL".into(),
+        )),
     }
 }
 
