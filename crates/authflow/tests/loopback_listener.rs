@@ -228,3 +228,110 @@ async fn refuses_non_loopback_redirects() {
         Err(FlowError::NotLoopback(_))
     ));
 }
+
+/// A thousand junk connections: first opened and closed at once, then opened and left
+/// idle. The listener takes a connection only with one of its 64 permits and waits for a
+/// permit when all are held, so the idle ones queue in the kernel's backlog and are cut one
+/// batch at a time by the head timeout; the real redirect, queued behind them, still lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_junk_connections_do_not_stop_the_real_redirect() {
+    let (l, pending) = listener().await;
+    let base = l.redirect_uri().as_str().to_owned();
+    let addr = l.local_addr().unwrap();
+    let state = pending.state.secret().to_owned();
+    let mut o = opts(60_000);
+    o.header_read_timeout = Duration::from_millis(200);
+    let wait = tokio::spawn(async move { l.wait(&pending, &o).await });
+
+    for _ in 0..1000 {
+        drop(TcpStream::connect(addr).await.unwrap());
+    }
+    assert!(!wait.is_finished(), "connect+close ended the flow");
+    let mut idle = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let ok = tokio::time::timeout(
+        Duration::from_secs(45),
+        http().get(format!("{base}?code=c&state={state}")).send(),
+    )
+    .await
+    .expect("the real redirect waited more than 45 s behind idle connections")
+    .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(wait.await.unwrap().unwrap().secret(), "c");
+    // 1000 idle / 64 permits × 200 ms ≈ 3 s; far less than the flow's own timeout.
+    assert!(started.elapsed() < Duration::from_secs(45));
+    drop(idle);
+}
+
+/// A CSRF-style request from another page in the same browser: a `fetch` or an `<img>`
+/// with the attacker's own code and a guessed `state`, carrying the attacker's `Origin`.
+/// It is answered (400, the "does not belong to this login" page), cannot end the flow,
+/// and gets no CORS header, so the attacking page cannot read the answer either; a form
+/// POST gets 405. The real redirect then completes.
+#[tokio::test]
+async fn a_cross_site_request_from_another_page_neither_ends_nor_reads_the_flow() {
+    let (l, pending) = listener().await;
+    let base = l.redirect_uri().as_str().to_owned();
+    let state = pending.state.secret().to_owned();
+    let wait = tokio::spawn(async move { l.wait(&pending, &opts(20_000)).await });
+    let c = http();
+    for guess in ["", "x", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let r = c
+            .get(format!("{base}?code=attacker-code&state={guess}"))
+            .header("Origin", "https://evil.example")
+            .header("Sec-Fetch-Site", "cross-site")
+            .header("Sec-Fetch-Mode", "no-cors")
+            .header("Referer", "https://evil.example/page")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "guess {guess:?}");
+        assert!(
+            r.headers().get("access-control-allow-origin").is_none(),
+            "a CORS header would let the attacking page read the answer"
+        );
+        assert!(r.text().await.unwrap().contains("does not belong"));
+    }
+    let post = c
+        .post(&base)
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("code=attacker-code&state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405, "a cross-site form post is refused");
+    assert!(!wait.is_finished());
+    let ok = c
+        .get(format!("{base}?code=real&state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(wait.await.unwrap().unwrap().secret(), "real");
+}
+
+/// Two valid-looking callbacks at once (a replayed redirect racing the real one): exactly
+/// one is taken, and the code the flow returns is the one whose page said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_valid_callbacks_at_once_exactly_one_code_is_taken() {
+    let (l, pending) = listener().await;
+    let base = l.redirect_uri().as_str().to_owned();
+    let state = pending.state.secret().to_owned();
+    let wait = tokio::spawn(async move { l.wait(&pending, &opts(20_000)).await });
+    let c = http();
+    let (a, b) = tokio::join!(
+        c.get(format!("{base}?code=first&state={state}")).send(),
+        c.get(format!("{base}?code=second&state={state}")).send(),
+    );
+    let won: Vec<&str> = [("first", &a), ("second", &b)]
+        .into_iter()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|r| r.status() == 200))
+        .map(|(code, _)| code)
+        .collect();
+    assert_eq!(won.len(), 1, "{a:?} {b:?}");
+    assert_eq!(wait.await.unwrap().unwrap().secret(), won[0]);
+}

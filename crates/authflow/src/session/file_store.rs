@@ -12,6 +12,9 @@ use crate::client::BoxFuture;
 /// How long to wait for another process's refresh before giving up.
 const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Temporary files older than this are leftovers of a killed writer.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One JSON file per profile.
 ///
 /// `save` writes a temporary file next to the target (mode 0600), fsyncs it, renames it
@@ -114,7 +117,30 @@ impl FileStore {
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result.map_err(|e| self.io(e))
+        result.map_err(|e| self.io(e))?;
+        self.remove_stale_temp_files(dir);
+        Ok(())
+    }
+
+    /// Removes temporary files that writers killed mid-save left behind: each holds a copy
+    /// of old tokens. A live writer keeps its file for milliseconds, so only files older
+    /// than a minute are taken; errors are ignored (another process may be doing the same).
+    fn remove_stale_temp_files(&self, dir: &Path) {
+        let prefix = format!(".{}.tmp-", self.file_name());
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let stale = e.file_name().to_string_lossy().starts_with(&prefix)
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP_AGE);
+            if stale {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Removes the file on the calling thread. A missing file is fine.
@@ -372,6 +398,44 @@ mod tests {
         store.clear_blocking().unwrap();
         assert!(store.load_blocking().unwrap().is_none());
         fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Found by tests/store_kill.rs: every writer killed between creating its temporary
+    /// file and the rename left that file, a copy of old tokens, for good.
+    #[test]
+    fn stale_temp_files_of_killed_writers_are_removed() {
+        let dir = tmpdir();
+        let store = FileStore::new(dir.join("default.json"));
+        store.save_blocking(&set("a")).unwrap();
+        let stale = dir.join(".default.json.tmp-1-abc");
+        let fresh = dir.join(".default.json.tmp-2-def");
+        let other = dir.join(".work.json.tmp-3-123");
+        for p in [&stale, &fresh, &other] {
+            std::fs::write(p, "{\"access_token\":\"old\"}").unwrap();
+        }
+        let old = SystemTime::now() - std::time::Duration::from_secs(600);
+        for p in [&stale, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        store.save_blocking(&set("b")).unwrap();
+        assert!(!stale.exists(), "a killed writer's old file stays");
+        assert!(fresh.exists(), "a live writer's file was taken");
+        assert!(other.exists(), "another store's file was taken");
+        assert_eq!(
+            store
+                .load_blocking()
+                .unwrap()
+                .unwrap()
+                .access_token
+                .secret(),
+            "at-b"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
