@@ -87,7 +87,7 @@ if s:
     counts = s.get("refreshes_per_round", "")
     one = all(c == "1" for c in counts.split(",") if c)
     ratio = float(s.get("p99_over_refresh", "nan"))
-    w(f"| refresh stampede: {s.get('tasks')} tasks on an expired token ({s.get('rounds')} rounds) | refreshes per round: {counts}; p50 wait {s.get('p50_wait_us')} µs, p99 {s.get('p99_wait_us')} µs | one refresh alone: {s.get('single_refresh_us')} µs | p99 = {ratio:.2f}× one refresh | exactly 1; p99 ≤ 2× | {verdict(one and ratio <= 2)} |")
+    w(f"| refresh stampede: {s.get('tasks')} tasks on an expired token ({s.get('rounds')} rounds) | refreshes per round: {counts}; caller waits p50 {s.get('p50_wait_us')} µs, p99 {s.get('p99_wait_us')} µs, max {s.get('max_wait_us')} µs | one refresh alone: {s.get('single_refresh_us')} µs | p99 = {ratio:.2f}× one refresh | exactly 1; p99 ≤ 2× | {verdict(one and ratio <= 2)} |")
 m = {k.split("/", 1)[1]: v[0] for k, v in rows.items() if k.startswith("memory/")}
 if m:
     w(f"| provider memory over {m.get('requests')} client_credentials tokens | peak {int(m.get('peak_kib', 0)) // 1024} MiB, after {int(m.get('rss_after_kib', 0)) // 1024} MiB | at start: {int(m.get('rss_start_kib', 0)) // 1024} MiB | — | bounded | — |")
