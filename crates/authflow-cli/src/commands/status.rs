@@ -89,7 +89,7 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
 }
 
 /// The payload of a compact JWT, without checking anything (display only).
-fn unverified_claims(jwt: &str) -> Option<serde_json::Map<String, Value>> {
+pub(crate) fn unverified_claims(jwt: &str) -> Option<serde_json::Map<String, Value>> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))

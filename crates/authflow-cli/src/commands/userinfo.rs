@@ -15,14 +15,7 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
         let sub = tokens
             .id_token
             .as_ref()
-            .and_then(|t| t.secret().split('.').nth(1).map(str::to_owned))
-            .and_then(|p| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(p)
-                    .ok()
-            })
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|t| super::status::unverified_claims(t.secret()))
             .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
         Ok::<_, CliError>(
             client
