@@ -192,7 +192,7 @@ fn matrix() -> Vec<Case> {
             "",
             &[405],
         ));
-        let bodies: [BodyCase; 12] = [
+        let bodies: [BodyCase; 13] = [
             ("JSON body", Some("application/json"), format!(r#"{{"client_id":"authflow-cli","token":"{MARK}"}}"#).into_bytes(), &[400, 415]),
             ("text/plain body", Some("text/plain"), format!("client_id=authflow-cli&token={MARK}").into_bytes(), &[400, 415]),
             ("multipart body", Some("multipart/form-data; boundary=x"), format!("--x\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n{MARK}\r\n--x--\r\n").into_bytes(), &[400, 415]),
@@ -206,6 +206,7 @@ fn matrix() -> Vec<Case> {
             ("duplicate client_id", FORM, format!("client_id=authflow-cli&client_id=demo-web&token={MARK}&grant_type=refresh_token&refresh_token={MARK}").into_bytes(), &[400]),
             ("duplicate grant_type", FORM, format!("grant_type=client_credentials&grant_type=refresh_token&client_id=authflow-cli&token={MARK}").into_bytes(), &[400]),
             ("100 parameters", FORM, (0..100).map(|i| format!("p{i}={MARK}")).collect::<Vec<_>>().join("&").into_bytes(), &[400]),
+            ("65 KiB body", FORM, format!("client_id=authflow-cli&token={MARK}{}", "a".repeat(65 << 10)).into_bytes(), &[413]),
             ("2 MB body", FORM, format!("client_id=authflow-cli&token={MARK}{}", "a".repeat(2 << 20)).into_bytes(), &[400, 413]),
         ];
         for (what, ct, body, expect) in bodies {
@@ -364,10 +365,17 @@ async fn run(s: &Server, c: &Case) -> (u16, String) {
     if !c.body.is_empty() {
         req = req.body(c.body.clone());
     }
-    let resp = req
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{}: no answer: {e}", c.name));
+    let resp = match req.send().await {
+        Ok(resp) => resp,
+        // The provider refuses an oversized body from its Content-Length, answers 413
+        // without reading it, and closes. A client still writing megabytes may get the
+        // reset before the answer (the HTTP/1.1 race nginx's lingering close works
+        // around): a refusal all the same. The 65 KiB case checks the 413 itself.
+        Err(e) if c.body.len() > 1 << 20 && c.expect.contains(&413) && e.is_request() => {
+            return (413, String::new());
+        }
+        Err(e) => panic!("{}: no answer: {e}", c.name),
+    };
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.text().await.unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Session speed: the cached `TokenSource::token()` path, alone and with 64 threads
 //! reading at once, against a mutex-guarded cache (x/oauth2's `reuseTokenSource` design)
-//! written in Rust as the baseline; and the `AuthorizedClient` overhead against a bare
-//! reqwest request to the same local endpoint.
+//! written in Rust as the baseline. (The authorized-request overhead has its own bench,
+//! `authorized_overhead`.)
 //!
 //! `cargo bench -p authflow --bench session`
 
@@ -11,8 +11,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use authflow::client::ReqwestClient;
-use authflow::session::{AuthorizedClient, TokenSet, TokenSource};
+use authflow::session::{TokenSet, TokenSource};
 use authflow::types::AccessToken;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::FutureExt as _;
@@ -93,44 +92,5 @@ fn cached_token(c: &mut Criterion) {
     g.finish();
 }
 
-fn authorized_overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = rt.block_on(async {
-        let app = axum::Router::new().route("/me", axum::routing::get(|| async { "ok" }));
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/me", l.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(l, app).await });
-        url
-    });
-    let bare = reqwest::Client::new();
-    let api = AuthorizedClient::new(
-        TokenSource::fixed(valid_set()),
-        ReqwestClient::new().unwrap(),
-    );
-    let mut g = c.benchmark_group("authorized_request");
-    g.bench_function("bare_reqwest", |b| {
-        b.to_async(&rt).iter(|| async {
-            let r = bare
-                .get(&url)
-                .header("authorization", "Bearer cached-access-token")
-                .send()
-                .await
-                .unwrap();
-            black_box(r.bytes().await.unwrap())
-        })
-    });
-    g.bench_function("authflow_authorized", |b| {
-        b.to_async(&rt).iter(|| async {
-            let req = http::Request::get(&url).body(Vec::new()).unwrap();
-            black_box(api.send(req).await.unwrap())
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, cached_token, authorized_overhead);
+criterion_group!(benches, cached_token);
 criterion_main!(benches);

@@ -149,3 +149,109 @@ async fn never_sends_a_bearer_token_over_plain_http_to_another_host() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+/// The same rules through reqwest-middleware.
+mod middleware {
+    use super::*;
+    use authflow::session::BearerMiddleware;
+    use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+
+    fn client(initial: &str, next: &'static str) -> (ClientWithMiddleware, Arc<AtomicUsize>) {
+        let (api, calls) = super::client(initial, next);
+        let mw = BearerMiddleware::new(api.source().clone());
+        (
+            ClientBuilder::new(reqwest::Client::new()).with(mw).build(),
+            calls,
+        )
+    }
+
+    fn authorized_error(e: reqwest_middleware::Error) -> AuthorizedError {
+        match e {
+            reqwest_middleware::Error::Middleware(e) => e.downcast().unwrap(),
+            other => panic!("not a middleware error: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_token_refreshes_once_and_retries() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "good");
+        let resp = api.get(format!("{base}/me")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "hello alice");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let resp = api.get(format!("{base}/me")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_streaming_body_is_not_replayed_but_the_token_is_refreshed() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "good");
+        let body = reqwest::Body::wrap(http_body_util::Full::new(bytes::Bytes::from("x")));
+        let e = authorized_error(
+            api.get(format!("{base}/me"))
+                .body(body)
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        assert!(matches!(e, AuthorizedError::TokenRejected { .. }), "{e:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let resp = api.get(format!("{base}/me")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "the next request carries the new token");
+    }
+
+    #[tokio::test]
+    async fn still_rejected_after_refresh_is_a_typed_error() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "also-stale");
+        let e = authorized_error(api.get(format!("{base}/me")).send().await.unwrap_err());
+        match &e {
+            AuthorizedError::TokenRejected {
+                challenge,
+                response,
+            } => {
+                assert_eq!(challenge.error, "invalid_token");
+                assert_eq!(response.status(), 401);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.to_string().contains("also-stale"), "{e}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one refresh, not a loop");
+    }
+
+    #[tokio::test]
+    async fn insufficient_scope_in_the_challenge_is_a_typed_error() {
+        let base = resource().await;
+        let (api, calls) = client("good", "good");
+        match authorized_error(api.get(format!("{base}/admin")).send().await.unwrap_err()) {
+            e @ AuthorizedError::InsufficientScope { .. } => {
+                assert!(e.to_string().contains("api:admin"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The body-only form passes through as a plain 403, body unread.
+        let resp = api.get(format!("{base}/json-scope")).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        assert!(resp.text().await.unwrap().contains("api:write"));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn never_sends_a_bearer_token_over_plain_http_to_another_host() {
+        let (api, calls) = client("good", "good");
+        let e = authorized_error(
+            api.get("http://api.example.com/me")
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(e, AuthorizedError::InvalidUrl(_)) && e.to_string().contains("https"),
+            "{e}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+}

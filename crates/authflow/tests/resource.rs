@@ -4,7 +4,7 @@
 #![cfg(feature = "resource")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authflow::resource::{Bearer, Rejection, ResourceServer};
 use authflow::types::IssuerUrl;
@@ -28,7 +28,8 @@ async fn admin(bearer: Bearer) -> Result<String, Rejection> {
     Ok("ok".into())
 }
 
-async fn start() -> (String, EncodingKey) {
+/// A fresh Ed25519 key: the set a resource server trusts, and the key that signs.
+fn keys() -> (jsonwebtoken::jwk::JwkSet, EncodingKey) {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
     let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
@@ -37,6 +38,11 @@ async fn start() -> (String, EncodingKey) {
         json!({"keys":[{"kty":"OKP","crv":"Ed25519","x":x,"kid":"k","alg":"EdDSA"}]}),
     )
     .unwrap();
+    (jwks, EncodingKey::from_ed_der(pkcs8.as_ref()))
+}
+
+async fn start() -> (String, EncodingKey) {
+    let (jwks, enc) = keys();
     let server = ResourceServer::builder(IssuerUrl::new(ISS).unwrap(), AUD)
         .jwks(jwks)
         .realm("demo")
@@ -48,7 +54,7 @@ async fn start() -> (String, EncodingKey) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
-    (base, EncodingKey::from_ed_der(pkcs8.as_ref()))
+    (base, enc)
 }
 
 fn token(enc: &EncodingKey, aud: &str, exp_in: i64) -> String {
@@ -142,4 +148,24 @@ async fn every_refusal_carries_the_right_challenge() {
     let (status, challenge, _) = call(&me, Some("Bearer a b")).await;
     assert_eq!(status, 400);
     assert!(challenge.contains("invalid_request"), "{challenge}");
+}
+
+#[tokio::test]
+async fn a_cached_validation_never_outlives_the_token() {
+    let (jwks, enc) = keys();
+    let server = ResourceServer::builder(IssuerUrl::new(ISS).unwrap(), AUD)
+        .jwks(jwks)
+        .leeway(Duration::ZERO)
+        .validation_cache(Duration::from_secs(3600))
+        .build();
+    let t = token(&enc, AUD, 2);
+    let first = server.validate(&t).await.unwrap();
+    let again = server.validate(&t).await.unwrap();
+    assert_eq!(first, again, "the cached answer is the validated one");
+    assert!(server.validate(&format!("{t}x")).await.is_err());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        server.validate(&t).await.is_err(),
+        "cached past the token's exp"
+    );
 }

@@ -28,6 +28,26 @@ pub trait HttpClient: Send + Sync + 'static {
         request: http::Request<Vec<u8>>,
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>>;
+
+    /// Sends a copy of `request` with the header `name` set to `value`, leaving `request`
+    /// as it was: for callers that may send it again (a retry with a refreshed token).
+    /// The default clones the request; an implementation can build its own request from
+    /// the borrowed parts instead, saving that clone on every call.
+    fn send_with_header(
+        &self,
+        request: &http::Request<Vec<u8>>,
+        name: http::HeaderName,
+        value: http::HeaderValue,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        let mut copy = http::Request::new(request.body().clone());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.version_mut() = request.version();
+        *copy.headers_mut() = request.headers().clone();
+        copy.headers_mut().insert(name, value);
+        self.send(copy, max_body)
+    }
 }
 
 /// A failure to get a response at all.
@@ -109,6 +129,16 @@ impl<C: HttpClient + ?Sized> HttpClient for std::sync::Arc<C> {
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
         (**self).send(request, max_body)
+    }
+
+    fn send_with_header(
+        &self,
+        request: &http::Request<Vec<u8>>,
+        name: http::HeaderName,
+        value: http::HeaderValue,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        (**self).send_with_header(request, name, value, max_body)
     }
 }
 

@@ -11,5 +11,7 @@ mod reqwest_client;
 pub use error::Error;
 pub use http::{BoxFuture, HttpClient, HttpError};
 pub use oauth_client::{Endpoints, OAuthClient, OAuthClientBuilder, ensure_secure_url};
+#[cfg(feature = "reqwest-middleware")]
+pub(crate) use reqwest_client::into_http_response;
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder};

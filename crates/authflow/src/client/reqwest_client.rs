@@ -93,45 +93,145 @@ impl ReqwestClient {
         Self { inner }
     }
 
-    async fn execute(
+    /// Starts the request now (reqwest's `execute` is not `async`), so the boxed future
+    /// holds reqwest's pending request only, not the request as well.
+    fn execute(
         &self,
-        request: http::Request<Vec<u8>>,
+        request: reqwest::Request,
         max_body: usize,
-    ) -> Result<http::Response<Bytes>, HttpError> {
-        let url = display_url(request.uri());
-        let request = reqwest::Request::try_from(request).map_err(|e| classify(&url, e))?;
-        let mut resp = self
-            .inner
-            .execute(request)
-            .await
-            .map_err(|e| classify(&url, e))?;
-        if resp.content_length().is_some_and(|n| n > max_body as u64) {
-            return Err(HttpError::BodyTooLarge {
-                url,
-                limit: max_body,
-            });
-        }
-        let mut builder = http::Response::builder()
-            .status(resp.status())
-            .version(resp.version());
-        if let Some(h) = builder.headers_mut() {
-            *h = std::mem::take(resp.headers_mut());
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&url, e))? {
-            if body.len() + chunk.len() > max_body {
-                return Err(HttpError::BodyTooLarge {
-                    url,
-                    limit: max_body,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        builder.body(body.freeze()).map_err(|e| HttpError::Other {
-            url,
-            source: Box::new(e),
+    ) -> BoxFuture<'static, Result<http::Response<Bytes>, HttpError>> {
+        let pending = self.inner.execute(request);
+        Box::pin(async move {
+            // Error messages name the URL; it is formatted only when there is an error
+            // (this runs on every API call).
+            let resp = pending
+                .await
+                .map_err(|e| classify(e.url().map(url_label).unwrap_or_default(), e))?;
+            into_http_response(resp, max_body).await
         })
     }
+}
+
+/// A reqwest response as an `http::Response`, its body read (at most `max_body` bytes).
+pub(crate) async fn into_http_response(
+    mut resp: reqwest::Response,
+    max_body: usize,
+) -> Result<http::Response<Bytes>, HttpError> {
+    if resp.content_length().is_some_and(|n| n > max_body as u64) {
+        return Err(HttpError::BodyTooLarge {
+            url: url_label(resp.url()),
+            limit: max_body,
+        });
+    }
+    let (status, version) = (resp.status(), resp.version());
+    let headers = std::mem::take(resp.headers_mut());
+    let mut out = http::Response::new(read_body(&mut resp, max_body).await?);
+    *out.status_mut() = status;
+    *out.version_mut() = version;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// What `reqwest::Request::try_from` does, keeping the request for the error message.
+fn to_reqwest(request: http::Request<Vec<u8>>) -> Result<reqwest::Request, HttpError> {
+    let (parts, body) = request.into_parts();
+    reqwest_request(
+        parts.method,
+        &parts.uri,
+        parts.version,
+        parts.headers,
+        body.into(),
+    )
+}
+
+fn reqwest_request(
+    method: http::Method,
+    uri: &http::Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Result<reqwest::Request, HttpError> {
+    let url = parse_url(uri).map_err(|e| HttpError::Other {
+        url: display_url(uri),
+        source: Box::new(e),
+    })?;
+    let mut r = reqwest::Request::new(method, url);
+    *r.headers_mut() = headers;
+    *r.version_mut() = version;
+    *r.body_mut() = Some(body.into());
+    Ok(r)
+}
+
+/// The URI parsed as a `Url`. `Uri` keeps its pieces apart, so they are put together
+/// first: on the stack for the usual URL lengths (no allocation on every API call), in a
+/// `String` for long ones.
+fn parse_url(uri: &http::Uri) -> Result<url::Url, url::ParseError> {
+    let scheme = uri.scheme_str().unwrap_or("");
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    let pieces = [scheme, sep, authority, path];
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 512];
+    if len <= buf.len() {
+        let mut at = 0;
+        for p in pieces {
+            buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+            at += p.len();
+        }
+        // Whole `str`s placed end to end: valid UTF-8.
+        if let Ok(s) = std::str::from_utf8(&buf[..len]) {
+            return url::Url::parse(s);
+        }
+    }
+    url::Url::parse(&pieces.concat())
+}
+
+/// The body, at most `max_body` bytes. A body that comes in one chunk (the usual case for
+/// API responses) is returned as is, without a copy.
+async fn read_body(resp: &mut reqwest::Response, max_body: usize) -> Result<Bytes, HttpError> {
+    let too_large = |resp: &reqwest::Response| HttpError::BodyTooLarge {
+        url: url_label(resp.url()),
+        limit: max_body,
+    };
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(classify(url_label(resp.url()), e)),
+        };
+        let len = joined.as_ref().map_or(first.len(), BytesMut::len);
+        if len + chunk.len() > max_body {
+            return Err(too_large(resp));
+        }
+        match joined.as_mut() {
+            Some(buf) => buf.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => {
+                let mut buf = BytesMut::with_capacity(first.len() + chunk.len());
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&chunk);
+                joined = Some(buf);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
+}
+
+/// `scheme://host[:port]/path` of a URL: never its query or userinfo.
+fn url_label(url: &url::Url) -> String {
+    let mut s = String::with_capacity(url.as_str().len());
+    s.push_str(url.scheme());
+    s.push_str("://");
+    s.push_str(url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        s.push(':');
+        s.push_str(&port.to_string());
+    }
+    s.push_str(url.path());
+    s
 }
 
 impl HttpClient for ReqwestClient {
@@ -140,12 +240,33 @@ impl HttpClient for ReqwestClient {
         request: http::Request<Vec<u8>>,
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
-        Box::pin(self.execute(request, max_body))
+        match to_reqwest(request) {
+            Ok(request) => self.execute(request, max_body),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    }
+
+    // Builds the reqwest request from the borrowed parts: the URL is parsed anew either
+    // way, so only the headers and the body are copied (no clone of the whole request).
+    fn send_with_header(
+        &self,
+        request: &http::Request<Vec<u8>>,
+        name: http::HeaderName,
+        value: http::HeaderValue,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        let mut headers = request.headers().clone();
+        headers.insert(name, value);
+        let body = Bytes::copy_from_slice(request.body());
+        let method = request.method().clone();
+        match reqwest_request(method, request.uri(), request.version(), headers, body) {
+            Ok(request) => self.execute(request, max_body),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 }
 
-fn classify(url: &str, e: reqwest::Error) -> HttpError {
-    let url = url.to_owned();
+fn classify(url: String, e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         return HttpError::Timeout { url };
     }

@@ -1,8 +1,9 @@
 //! The resource server side: validate the bearer tokens that reach your API.
 //!
 //! [`ResourceServer`] checks JWT access tokens offline (RFC 9068: the issuer's JWKS, `aud`,
-//! `exp`, `typ`), or opaque tokens through introspection (RFC 7662) with a short cache, and
-//! turns every failure into the right RFC 6750 challenge. With the `axum` integration,
+//! `exp`, `typ`), or opaque tokens through introspection (RFC 7662), reuses either result
+//! for a short while (a client sends the same token with every call), and turns every
+//! failure into the right RFC 6750 challenge. With the `axum` integration,
 //! handlers take a [`Bearer`] argument:
 //!
 //! ```no_run

@@ -18,9 +18,10 @@ use crate::protocol::access_token::{
 use crate::protocol::{Credentials, MAX_RESPONSE_BYTES, TokenTypeHint};
 use crate::types::{ClientId, EndpointUrl, IssuerUrl, Scope};
 
-/// Introspection answers are reused this long at most (and never past the token's `exp`).
-const INTROSPECTION_CACHE: Duration = Duration::from_secs(30);
-/// Cached introspection answers kept at most; the oldest go first.
+/// Validation results (JWT or introspection) are reused this long at most by default (and
+/// never past the token's `exp`).
+const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Cached validation results kept at most; the expired go first, then all.
 const CACHE_CAP: usize = 10_000;
 
 /// Who and what a valid token stands for.
@@ -68,7 +69,50 @@ struct Inner {
     jwks: ArcSwapOption<JwkSet>,
     introspection: Option<OAuthClient>,
     http: Option<Arc<dyn HttpClient>>,
-    cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+    cache: PrincipalCache,
+}
+
+/// Tokens already validated, by SHA-256 of the token: a client sends the same token with
+/// every call, and a signature check (or an introspection round trip) per call is most of
+/// what validating costs.
+struct PrincipalCache {
+    ttl: Duration,
+    map: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+}
+
+impl PrincipalCache {
+    fn key(token: &str) -> [u8; 32] {
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Principal> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.map.lock().ok()?;
+        let (p, until) = map.get(key)?;
+        (*until > Instant::now()).then(|| p.clone())
+    }
+
+    /// Keeps `p` for the cache's lifetime, or until `exp` if that comes first.
+    fn put(&self, key: [u8; 32], p: &Principal, exp: Option<SystemTime>) {
+        let ttl = exp
+            .map(|exp| exp.duration_since(SystemTime::now()).unwrap_or_default())
+            .map_or(self.ttl, |left| left.min(self.ttl));
+        if ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.map.lock() {
+            let now = Instant::now();
+            if map.len() >= CACHE_CAP {
+                map.retain(|_, (_, until)| *until > now);
+                if map.len() >= CACHE_CAP {
+                    map.clear();
+                }
+            }
+            map.insert(key, (p.clone(), now + ttl));
+        }
+    }
 }
 
 impl std::fmt::Debug for ResourceServer {
@@ -94,6 +138,7 @@ pub struct ResourceServerBuilder {
     jwks: Option<JwkSet>,
     introspection: Option<OAuthClient>,
     http: Option<Arc<dyn HttpClient>>,
+    cache_ttl: Duration,
 }
 
 impl ResourceServerBuilder {
@@ -140,6 +185,15 @@ impl ResourceServerBuilder {
         self
     }
 
+    /// How long a validated token's result is reused (default 30 s, never past the token's
+    /// `exp`; zero turns the cache off). For JWTs this skips the signature check on repeated
+    /// calls, so a key removed from the issuer's set is honoured this much later; for opaque
+    /// tokens it bounds how late a revocation is seen.
+    pub fn validation_cache(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
     /// The `realm` in challenges (default `api`).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = realm.into();
@@ -173,7 +227,10 @@ impl ResourceServerBuilder {
                 jwks: ArcSwapOption::new(self.jwks.map(Arc::new)),
                 introspection: self.introspection,
                 http: self.http,
-                cache: Mutex::new(HashMap::new()),
+                cache: PrincipalCache {
+                    ttl: self.cache_ttl,
+                    map: Mutex::new(HashMap::new()),
+                },
             }),
         }
     }
@@ -212,6 +269,7 @@ impl ResourceServer {
             jwks: None,
             introspection: None,
             http: None,
+            cache_ttl: DEFAULT_CACHE_TTL,
         }
     }
 
@@ -267,6 +325,10 @@ impl ResourceServer {
     }
 
     async fn validate_jwt(&self, token: &str) -> Result<Principal, Rejection> {
+        let key = PrincipalCache::key(token);
+        if let Some(p) = self.inner.cache.get(&key) {
+            return Ok(p);
+        }
         let check = |set: &JwkSet| {
             let mut e = AccessTokenExpectations::new(
                 &self.inner.issuer,
@@ -290,12 +352,14 @@ impl ResourceServer {
             other => other,
         };
         let c = result.map_err(|e| Rejection::InvalidToken(e.to_string()))?;
-        Ok(Principal {
+        let p = Principal {
             subject: c.sub,
             client_id: c.client_id,
             scope: c.scope,
             claims: c.all,
-        })
+        };
+        self.inner.cache.put(key, &p, Some(c.exp));
+        Ok(p)
     }
 
     async fn fetch_jwks(&self) -> Result<Arc<JwkSet>, Rejection> {
@@ -318,12 +382,9 @@ impl ResourceServer {
     }
 
     async fn introspect(&self, client: &OAuthClient, token: &str) -> Result<Principal, Rejection> {
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        if let Ok(cache) = self.inner.cache.lock()
-            && let Some((p, until)) = cache.get(&key)
-            && *until > Instant::now()
-        {
-            return Ok(p.clone());
+        let key = PrincipalCache::key(token);
+        if let Some(p) = self.inner.cache.get(&key) {
+            return Ok(p);
         }
         let r = client
             .introspect(token, Some(TokenTypeHint::AccessToken))
@@ -343,20 +404,7 @@ impl ResourceServer {
             scope: r.scope.clone().unwrap_or_default(),
             claims: r.extra.clone(),
         };
-        let ttl = r
-            .exp
-            .and_then(|exp| exp.duration_since(SystemTime::now()).ok())
-            .map_or(INTROSPECTION_CACHE, |left| left.min(INTROSPECTION_CACHE));
-        if let Ok(mut cache) = self.inner.cache.lock() {
-            if cache.len() >= CACHE_CAP {
-                let now = Instant::now();
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= CACHE_CAP {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (p.clone(), Instant::now() + ttl));
-        }
+        self.inner.cache.put(key, &p, r.exp);
         Ok(p)
     }
 }

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 
 use super::error::SessionError;
 use super::source::TokenSource;
-use crate::client::{HttpClient, HttpError};
+use super::token_set::TokenSet;
+use crate::client::{BoxFuture, HttpClient, HttpError};
 use crate::protocol::www_authenticate::{BearerError, bearer_error, challenges_from_headers};
 use crate::types::{AccessToken, Scope};
 
@@ -109,9 +111,20 @@ fn needed(s: &Option<Scope>) -> String {
 
 /// `Authorization: Bearer <token>`, marked sensitive so it never shows in debug output.
 pub fn bearer_header(token: &AccessToken) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
-    let mut v = HeaderValue::try_from(format!("Bearer {}", token.secret()))?;
+    let secret = token.secret().as_bytes();
+    let mut bytes = Vec::with_capacity(7 + secret.len());
+    bytes.extend_from_slice(b"Bearer ");
+    bytes.extend_from_slice(secret);
+    let mut v = HeaderValue::from_maybe_shared(Bytes::from(bytes))?;
     v.set_sensitive(true);
     Ok(v)
+}
+
+/// [`bearer_header`], as the error a request fails with.
+fn authorization(token: &AccessToken) -> Result<HeaderValue, AuthorizedError> {
+    bearer_header(token).map_err(|_| {
+        SessionError::Internal("the access token cannot be sent in a header".into()).into()
+    })
 }
 
 /// Sends requests with the source's token; on `401 invalid_token` refreshes once and
@@ -134,6 +147,33 @@ pub struct AuthorizedClient {
     source: TokenSource,
     http: Arc<dyn HttpClient>,
     max_body: usize,
+    header: Arc<HeaderCache>,
+}
+
+/// The `Authorization` value of the last token set used, built once per set: a shared copy
+/// while the set stays the same (no allocation per call), built anew when it changes.
+#[derive(Default)]
+pub(super) struct HeaderCache(ArcSwapOption<BearerHeader>);
+
+struct BearerHeader {
+    set: Arc<TokenSet>,
+    value: HeaderValue,
+}
+
+impl HeaderCache {
+    pub(super) fn get(&self, tokens: &Arc<TokenSet>) -> Result<HeaderValue, AuthorizedError> {
+        if let Some(cached) = &*self.0.load()
+            && Arc::ptr_eq(&cached.set, tokens)
+        {
+            return Ok(cached.value.clone());
+        }
+        let value = authorization(&tokens.access_token)?;
+        self.0.store(Some(Arc::new(BearerHeader {
+            set: tokens.clone(),
+            value: value.clone(),
+        })));
+        Ok(value)
+    }
 }
 
 impl std::fmt::Debug for AuthorizedClient {
@@ -154,6 +194,7 @@ impl AuthorizedClient {
             source,
             http,
             max_body: DEFAULT_MAX_RESOURCE_BODY,
+            header: Arc::default(),
         }
     }
 
@@ -171,63 +212,110 @@ impl AuthorizedClient {
 
     /// Sends `request` with a bearer token. Any status comes back as `Ok` except a token
     /// still rejected after one refresh and `insufficient_scope`, which are typed errors.
-    pub async fn send(
+    #[allow(clippy::manual_async_fn)] // see the comment inside
+    pub fn send(
         &self,
         request: Request<Vec<u8>>,
-    ) -> Result<Response<Bytes>, AuthorizedError> {
-        // RFC 6750 §5.3: a bearer token never travels in clear text.
-        check_secure(request.uri())?;
-        let tokens = self.source.token().await?;
-        let retry = clone_request(&request);
-        let resp = self.send_with(request, &tokens.access_token).await?;
-        if rejected_token(&resp).is_some() {
-            tracing::debug!("resource answered invalid_token; refreshing once");
-            let fresh = self
-                .source
-                .refresh_after_rejection(&tokens.access_token)
-                .await?;
-            let resp = self.send_with(retry, &fresh.access_token).await?;
-            return match rejected_token(&resp) {
-                Some(challenge) => Err(AuthorizedError::TokenRejected {
-                    challenge: Box::new(challenge),
-                    response: Box::new(resp),
-                }),
-                None => check_scope(resp),
+    ) -> impl Future<Output = Result<Response<Bytes>, AuthorizedError>> + Send + '_ {
+        // An `async` block rather than an `async fn`: the request is captured once, where an
+        // `async fn` keeps the argument and its local copy side by side in the future.
+        async move {
+            // RFC 6750 §5.3: a bearer token never travels in clear text.
+            check_secure(request.uri())?;
+            let tokens = match self.source.usable() {
+                Some(tokens) => tokens,
+                // Boxed: the refresh future is large, and this one is moved on every call.
+                None => Box::pin(self.source.token()).await?,
             };
+            // The request stays here, unsent, in case it must go again with a fresh token.
+            let resp = self.send_with(&request, &tokens)?.await?;
+            if rejected_token(&resp).is_none() {
+                return check_scope(resp);
+            }
+            // Rare, and boxed so that the common path's future stays small.
+            Box::pin(self.retry_with_fresh_token(&request, &tokens.access_token)).await
         }
-        check_scope(resp)
     }
 
-    async fn send_with(
+    /// After `401 invalid_token`: one refresh, one retry.
+    async fn retry_with_fresh_token(
         &self,
-        mut request: Request<Vec<u8>>,
-        token: &AccessToken,
+        request: &Request<Vec<u8>>,
+        rejected: &AccessToken,
     ) -> Result<Response<Bytes>, AuthorizedError> {
-        let value = bearer_header(token).map_err(|_| {
-            SessionError::Internal("the access token cannot be sent in a header".into())
-        })?;
-        request.headers_mut().insert(header::AUTHORIZATION, value);
-        Ok(self.http.send(request, self.max_body).await?)
+        tracing::debug!("resource answered invalid_token; refreshing once");
+        let fresh = self.source.refresh_after_rejection(rejected).await?;
+        let resp = self.send_with(request, &fresh)?.await?;
+        match rejected_token(&resp) {
+            Some(challenge) => Err(AuthorizedError::TokenRejected {
+                challenge: Box::new(challenge),
+                response: Box::new(resp),
+            }),
+            None => check_scope(resp),
+        }
+    }
+
+    /// A copy of the request with the bearer header, sent. Not `async`: the returned future
+    /// is the HTTP client's own, so the caller's future does not hold a second request.
+    fn send_with(
+        &self,
+        request: &Request<Vec<u8>>,
+        tokens: &Arc<TokenSet>,
+    ) -> Result<BoxFuture<'_, Result<Response<Bytes>, HttpError>>, AuthorizedError> {
+        let value = self.header.get(tokens)?;
+        Ok(self
+            .http
+            .send_with_header(request, header::AUTHORIZATION, value, self.max_body))
     }
 }
 
 /// `https`, or `http` to a loopback host, read from the request URI without reparsing it
 /// (this runs on every API call).
 fn check_secure(uri: &http::Uri) -> Result<(), AuthorizedError> {
+    check_target(
+        uri.scheme_str(),
+        uri.authority().map(|a| host_of(a.as_str())),
+    )
+}
+
+/// The host of an authority (`user@host:port`), IPv6 in brackets. `Authority::host` does
+/// the same with `char` searches, which cost more than the rest of the check.
+fn host_of(authority: &str) -> &str {
+    let b = authority.as_bytes();
+    let start = b.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
+    let rest = &b[start..];
+    let end = if rest.first() == Some(&b'[') {
+        rest.iter()
+            .position(|&c| c == b']')
+            .map_or(rest.len(), |i| i + 1)
+    } else {
+        rest.iter().position(|&c| c == b':').unwrap_or(rest.len())
+    };
+    // Both ends are at ASCII bytes or the ends of the string: char boundaries.
+    authority.get(start..start + end).unwrap_or("")
+}
+
+/// RFC 6750 §5.3: a bearer token goes over https, or plain http to a loopback host only.
+/// `host` as URLs write it (IPv6 in brackets).
+pub(super) fn check_target(
+    scheme: Option<&str>,
+    host: Option<&str>,
+) -> Result<(), AuthorizedError> {
     let loopback = || {
-        uri.host().is_some_and(|h| {
-            h.eq_ignore_ascii_case("localhost")
+        host.is_some_and(|h| {
+            matches!(h, "127.0.0.1" | "[::1]")
+                || h.eq_ignore_ascii_case("localhost")
                 || h.trim_matches(['[', ']'])
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback())
         })
     };
-    match uri.scheme_str() {
+    match scheme {
         Some("https") => Ok(()),
         Some("http") if loopback() => Ok(()),
         Some("http") => Err(AuthorizedError::InvalidUrl(format!(
             "refusing to send a bearer token to http://{}: use https (plain http is allowed only for loopback hosts)",
-            uri.authority().map_or("", |a| a.host())
+            host.unwrap_or("")
         ))),
         _ => Err(AuthorizedError::InvalidUrl(
             "the request URL is not an absolute http(s) URL".into(),
@@ -235,26 +323,25 @@ fn check_secure(uri: &http::Uri) -> Result<(), AuthorizedError> {
     }
 }
 
-fn clone_request(r: &Request<Vec<u8>>) -> Request<Vec<u8>> {
-    let mut c = Request::new(r.body().clone());
-    *c.method_mut() = r.method().clone();
-    *c.uri_mut() = r.uri().clone();
-    *c.version_mut() = r.version();
-    *c.headers_mut() = r.headers().clone();
-    c
-}
-
 /// A `401` whose Bearer challenge says `invalid_token`, or a bare `401` with a Bearer
 /// challenge and no error code (RFC 6750 §3: no credentials accepted).
 fn rejected_token(resp: &Response<Bytes>) -> Option<BearerError> {
-    if resp.status() != StatusCode::UNAUTHORIZED {
+    rejected_token_in(resp.status(), resp.headers())
+}
+
+/// [`rejected_token`] from a status and headers alone (the body is not needed).
+pub(super) fn rejected_token_in(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+) -> Option<BearerError> {
+    if status != StatusCode::UNAUTHORIZED {
         return None;
     }
-    if let Some(challenge) = bearer_error(resp.headers()) {
+    if let Some(challenge) = bearer_error(headers) {
         return challenge.is_invalid_token().then_some(challenge);
     }
     // A bare `Bearer` challenge: the token was not accepted at all.
-    challenges_from_headers(resp.headers())
+    challenges_from_headers(headers)
         .iter()
         .any(|c| c.is_bearer())
         .then(|| BearerError {
@@ -267,11 +354,22 @@ fn rejected_token(resp: &Response<Bytes>) -> Option<BearerError> {
         })
 }
 
+/// The `insufficient_scope` challenge of a `403`, if its `WWW-Authenticate` has one.
+pub(super) fn scope_challenge(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+) -> Option<BearerError> {
+    if status != StatusCode::FORBIDDEN {
+        return None;
+    }
+    bearer_error(headers).filter(BearerError::is_insufficient_scope)
+}
+
 fn check_scope(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
     if resp.status() != StatusCode::FORBIDDEN {
         return Ok(resp);
     }
-    if let Some(c) = bearer_error(resp.headers()).filter(BearerError::is_insufficient_scope) {
+    if let Some(c) = scope_challenge(resp.status(), resp.headers()) {
         return Err(AuthorizedError::InsufficientScope {
             required: c.scope,
             description: c.error_description,
@@ -294,4 +392,39 @@ fn check_scope(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError
         });
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_strips_userinfo_and_port() {
+        for (authority, host) in [
+            ("127.0.0.1:8080", "127.0.0.1"),
+            ("localhost", "localhost"),
+            ("user:pw@api.example:443", "api.example"),
+            ("a@b@evil.example:1", "evil.example"),
+            ("[::1]:3000", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("u@[::1]", "[::1]"),
+            ("", ""),
+        ] {
+            assert_eq!(host_of(authority), host, "{authority}");
+        }
+    }
+
+    #[test]
+    fn check_secure_allows_https_and_loopback_only() {
+        let ok = |u: &str| check_secure(&u.parse().unwrap()).is_ok();
+        assert!(ok("https://api.example/me"));
+        assert!(ok("http://127.0.0.1:8080/me"));
+        assert!(ok("http://[::1]:8080/me"));
+        assert!(ok("http://LOCALHOST/me"));
+        assert!(ok("http://127.1.2.3/me"));
+        assert!(!ok("http://api.example/me"));
+        assert!(!ok("http://127.0.0.1@api.example/me"));
+        assert!(!ok("http://localhost.evil.example/me"));
+        assert!(!ok("/relative"));
+    }
 }

@@ -3,13 +3,17 @@
 //! - [`TokenSet`]: the tokens of one grant, in the form stores persist;
 //! - [`TokenStore`]: where they live ([`MemoryStore`], [`FileStore`], and behind features
 //!   `RedisStore` and `KeyringStore`);
-//! - [`TokenSource`]: hands out valid access tokens, refreshing once however many ask.
+//! - [`TokenSource`]: hands out valid access tokens, refreshing once however many ask;
+//! - [`AuthorizedClient`], and `BearerMiddleware` behind the `reqwest-middleware` feature:
+//!   calls to protected resources with those tokens.
 
 mod authorized;
 mod error;
 mod file_store;
 #[cfg(feature = "keyring")]
 mod keyring_store;
+#[cfg(feature = "reqwest-middleware")]
+mod middleware;
 mod provider;
 #[cfg(feature = "redis")]
 mod redis_store;
@@ -27,6 +31,8 @@ pub use source::{TokenSource, TokenSourceBuilder};
 pub use file_store::FileStore;
 #[cfg(feature = "keyring")]
 pub use keyring_store::KeyringStore;
+#[cfg(feature = "reqwest-middleware")]
+pub use middleware::BearerMiddleware;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use store::{MemoryStore, StoreError, StoreLock, TokenStore};

@@ -131,19 +131,23 @@ impl TokenSource {
     ///
     /// Must run inside a tokio runtime: a refresh runs as its own task.
     pub async fn token(&self) -> Result<Arc<TokenSet>, SessionError> {
-        let now = SystemTime::now();
-        if let Some(cur) = self.inner.current.load_full() {
-            if !cur.needs_refresh(now, self.skew_for(&cur)) {
-                return Ok(cur);
-            }
-            // Backing off after a transient failure: a still-valid token is good enough.
-            if !cur.is_expired(now)
-                && millis(now) < self.inner.retry_after_ms.load(Ordering::Relaxed)
-            {
-                return Ok(cur);
-            }
+        match self.usable() {
+            Some(cur) => Ok(cur),
+            None => self.refresh(None).await,
         }
-        self.refresh(None).await
+    }
+
+    /// The cached set if it can be used as it is, without I/O: [`token`](Self::token)'s
+    /// fast path, for callers that box the slow one.
+    pub(crate) fn usable(&self) -> Option<Arc<TokenSet>> {
+        let now = SystemTime::now();
+        let cur = self.inner.current.load_full()?;
+        if !cur.needs_refresh(now, self.skew_for(&cur)) {
+            return Some(cur);
+        }
+        // Backing off after a transient failure: a still-valid token is good enough.
+        (!cur.is_expired(now) && millis(now) < self.inner.retry_after_ms.load(Ordering::Relaxed))
+            .then_some(cur)
     }
 
     /// The cached set without any I/O, if there is one.

@@ -1,0 +1,184 @@
+//! Bearer tokens for [`reqwest_middleware`] clients: the rules of
+//! [`AuthorizedClient`](super::AuthorizedClient) for code that builds its requests with
+//! reqwest.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Extensions, header};
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use super::authorized::{
+    AuthorizedError, HeaderCache, check_target, rejected_token_in, scope_challenge,
+};
+use super::source::TokenSource;
+use crate::client::into_http_response;
+use crate::protocol::www_authenticate::BearerError;
+use crate::types::AccessToken;
+
+/// How much of an error response's body the typed errors keep.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A [`reqwest_middleware`] middleware that sends the source's access token
+/// (`Authorization: Bearer`, marked sensitive), and on `401 invalid_token` refreshes once
+/// and retries when the request can be replayed (reqwest cannot replay a streaming body;
+/// the token is refreshed all the same, so the next request carries the new one).
+///
+/// Like [`AuthorizedClient`](super::AuthorizedClient), it refuses plain http to a host that
+/// is not loopback, and turns a token still rejected after the refresh, or a `403` whose
+/// challenge says `insufficient_scope`, into an [`AuthorizedError`], found with
+/// `downcast_ref` in [`reqwest_middleware::Error::Middleware`]. Other statuses come back as
+/// responses, bodies unread.
+///
+/// ```no_run
+/// # async fn run(source: authflow::session::TokenSource) -> Result<(), Box<dyn std::error::Error>> {
+/// use authflow::session::{AuthorizedError, BearerMiddleware};
+///
+/// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(BearerMiddleware::new(source))
+///     .build();
+/// match api.get("https://api.example/me").send().await {
+///     Ok(resp) => println!("{}", resp.text().await?),
+///     Err(reqwest_middleware::Error::Middleware(e)) => {
+///         if let Some(AuthorizedError::InsufficientScope { required, .. }) = e.downcast_ref() {
+///             println!("log in again with {required:?}");
+///         }
+///     }
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct BearerMiddleware {
+    source: TokenSource,
+    header: Arc<HeaderCache>,
+}
+
+impl std::fmt::Debug for BearerMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl BearerMiddleware {
+    /// Authorizes requests with tokens from `source`.
+    pub fn new(source: TokenSource) -> Self {
+        Self {
+            source,
+            header: Arc::default(),
+        }
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &TokenSource {
+        &self.source
+    }
+
+    /// After `401 invalid_token`: one refresh, and one retry if there is a copy to send.
+    async fn retry_with_fresh_token(
+        &self,
+        rejected: (Response, BearerError),
+        retry: Option<Request>,
+        token: &AccessToken,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        tracing::debug!("resource answered invalid_token; refreshing once");
+        let fresh = self
+            .source
+            .refresh_after_rejection(token)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let Some(mut retry) = retry else {
+            return Err(token_rejected(rejected.0, rejected.1).await);
+        };
+        retry.headers_mut().insert(
+            header::AUTHORIZATION,
+            self.header.get(&fresh).map_err(fail)?,
+        );
+        let resp = next.run(retry, extensions).await?;
+        match rejected_token_in(resp.status(), resp.headers()) {
+            Some(challenge) => Err(token_rejected(resp, challenge).await),
+            None => check_scope(resp).await,
+        }
+    }
+}
+
+#[async_trait]
+impl Middleware for BearerMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        // RFC 6750 §5.3: a bearer token never travels in clear text.
+        check_target(Some(req.url().scheme()), req.url().host_str()).map_err(fail)?;
+        let tokens = match self.source.usable() {
+            Some(tokens) => tokens,
+            None => Box::pin(self.source.token())
+                .await
+                .map_err(|e| fail(e.into()))?,
+        };
+        let retry = req.try_clone();
+        req.headers_mut().insert(
+            header::AUTHORIZATION,
+            self.header.get(&tokens).map_err(fail)?,
+        );
+        let resp = next.clone().run(req, extensions).await?;
+        let Some(challenge) = rejected_token_in(resp.status(), resp.headers()) else {
+            return check_scope(resp).await;
+        };
+        // Rare, and boxed so that the common path's future stays small.
+        Box::pin(self.retry_with_fresh_token(
+            (resp, challenge),
+            retry,
+            &tokens.access_token,
+            extensions,
+            next,
+        ))
+        .await
+    }
+}
+
+fn fail(e: AuthorizedError) -> reqwest_middleware::Error {
+    reqwest_middleware::Error::middleware(e)
+}
+
+async fn token_rejected(resp: Response, challenge: BearerError) -> reqwest_middleware::Error {
+    fail(AuthorizedError::TokenRejected {
+        challenge: Box::new(challenge),
+        response: Box::new(buffered(resp).await),
+    })
+}
+
+/// A `403` with an `insufficient_scope` challenge becomes the typed error; anything else
+/// passes through untouched. (Unlike `AuthorizedClient`, the JSON-body form some resources
+/// use is not looked for: that would mean reading every `403`'s body here.)
+async fn check_scope(resp: Response) -> reqwest_middleware::Result<Response> {
+    match scope_challenge(resp.status(), resp.headers()) {
+        None => Ok(resp),
+        Some(c) => Err(fail(AuthorizedError::InsufficientScope {
+            required: c.scope,
+            description: c.error_description,
+            response: Box::new(buffered(resp).await),
+        })),
+    }
+}
+
+/// An error response with its body read, for the typed errors; a body that cannot be read
+/// (or is larger than [`ERROR_BODY_LIMIT`]) is left out, the status and headers kept.
+async fn buffered(resp: Response) -> http::Response<Bytes> {
+    let (status, version, headers) = (resp.status(), resp.version(), resp.headers().clone());
+    into_http_response(resp, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_else(|_| {
+            let mut r = http::Response::new(Bytes::new());
+            *r.status_mut() = status;
+            *r.version_mut() = version;
+            *r.headers_mut() = headers;
+            r
+        })
+}
