@@ -6,7 +6,14 @@ rows = {}
 for line in open(sys.argv[1]):
     key, _, rest = line.rstrip("\n").partition("\t")
     rows[key] = rest.split("\t")
-provider_md = open(sys.argv[2]).read() if len(sys.argv) > 2 else ""
+def read(i):
+    try:
+        return open(sys.argv[i]).read() if len(sys.argv) > i else ""
+    except OSError:
+        return ""
+
+
+provider_md, resource_md = read(2), read(3)
 
 
 def crit(group, name):
@@ -62,10 +69,21 @@ pair("parse a JSON token response", "token_response_json", "authflow", "oauth2-r
 pair("parse WWW-Authenticate, 2 challenges", "www_authenticate_2_challenges", "authflow", "none", "", 500, None)
 pair("cached TokenSource::token(), 1 thread", "cached_token", "authflow_1", "mutex-baseline_1", "mutex cache", 100, None)
 pair("cached TokenSource::token(), 64 threads", "cached_token", "authflow_64", "mutex-baseline_64", "mutex cache", 100, None)
-a, b = crit("authorized_request", "authflow_authorized"), crit("authorized_request", "bare_reqwest")
-if a and b:
-    over = (a[0] / b[0] - 1) * 100
-    w(f"| authorized request to a local endpoint | {ns(a[0])} | bare reqwest: {ns(b[0])} | overhead {over:+.1f}% | ≤ +3% | {verdict(over <= 3)} |")
+t = {k.split("/", 1)[1]: v for k, v in rows.items() if k.startswith("overhead_time/")}
+ir = {k.split("/", 1)[1]: float(v[0]) for k, v in rows.items() if k.startswith("overhead_ir/")}
+for side, label in [("authflow", "`AuthorizedClient`"), ("middleware", "`BearerMiddleware` (reqwest-middleware)")]:
+    if side not in t or "bare" not in t:
+        continue
+    over_t = float(t[side][3])
+    over_i = (ir[side] / ir["bare"] - 1) * 100 if side in ir and ir.get("bare") else None
+    ok = over_t <= 3 and (over_i is None or over_i <= 3)
+    if side == "middleware" and "plain-middleware" in t:
+        pm_t = float(t["plain-middleware"][3])
+        pm_i = (ir["plain-middleware"] / ir["bare"] - 1) * 100 if "plain-middleware" in ir and ir.get("bare") else float("nan")
+        label += f" (of which reqwest-middleware with no middleware at all: time {pm_t:+.2f}%, instructions {pm_i:+.2f}%)"
+    w(f"| authorized request to a local endpoint, {label} | {float(t[side][0]) / 1e3:.2f} µs (p10 {float(t[side][1]) / 1e3:.2f}, p90 {float(t[side][2]) / 1e3:.2f}); "
+      f"{ir.get(side, 0):,.0f} instructions | bare reqwest: {float(t['bare'][0]) / 1e3:.2f} µs; {ir.get('bare', 0):,.0f} instructions "
+      f"| time {over_t:+.2f}% (median of per-round ratios, {t.get('rounds', ['?'])[0]}); instructions {over_i:+.2f}% | ≤ +3% | {verdict(ok)} |")
 a = crit("flows", "loopback_login")
 if a:
     w(f"| full loopback login, embedded provider in process | {ns(a[0])} [{ns(a[1])}–{ns(a[2])}] | — | — | ≤ 10 ms | {verdict(a[0] <= 10e6)} |")
@@ -91,12 +109,18 @@ if s:
 m = {k.split("/", 1)[1]: v[0] for k, v in rows.items() if k.startswith("memory/")}
 if m:
     w(f"| provider memory over {m.get('requests')} client_credentials tokens | peak {int(m.get('peak_kib', 0)) // 1024} MiB, after {int(m.get('rss_after_kib', 0)) // 1024} MiB | at start: {int(m.get('rss_start_kib', 0)) // 1024} MiB | — | bounded | — |")
-if "api_me/req_per_s" in rows:
-    w(f"| provider `GET /api/me` with a JWT access token (wrk -t2 -c32) | {rows['api_me/req_per_s'][0]} req/s | oidc-provider with introspection: not measured | — | ≥ 10× | — |")
+a, b = rows.get("api_me/authflow", [""])[0], rows.get("api_me/baseline", [""])[0]
+if a and b:
+    ratio = float(a) / float(b)
+    w(f"| provider `GET /api/me` with a JWT access token (wrk -t2 -c32, median of 3) | {float(a):,.0f} req/s | resource server on oidc-provider introspection: {float(b):,.0f} req/s | {ratio:.2f}× | ≥ 10× | {verdict(ratio >= 10)} |")
 w("")
 if provider_md:
     w("## Provider throughput against oidc-provider\n")
     body = provider_md.split("\n", 2)[2] if provider_md.startswith("#") else provider_md
+    w(body)
+if resource_md:
+    w("\n## Protected resource against oidc-provider with introspection\n")
+    body = resource_md.split("\n", 2)[2] if resource_md.startswith("#") else resource_md
     w(body)
 w("\n## How to reproduce\n")
 w("`scripts/bench` (needs apt, npm and pip access to install hyperfine, wrk, valgrind,")
