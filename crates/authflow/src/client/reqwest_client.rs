@@ -257,7 +257,10 @@ impl HttpClient for ReqwestClient {
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
         let mut headers = request.headers().clone();
         headers.insert(name, value);
-        let body = Bytes::copy_from_slice(request.body());
+        let body = match request.body().as_slice() {
+            [] => Bytes::new(),
+            b => Bytes::copy_from_slice(b),
+        };
         let method = request.method().clone();
         match reqwest_request(method, request.uri(), request.version(), headers, body) {
             Ok(request) => self.execute(request, max_body),

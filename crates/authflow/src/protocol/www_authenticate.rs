@@ -481,7 +481,27 @@ impl<'a> Parser<'a> {
 
     fn quoted_string(&mut self) -> Result<String, ChallengeParseError> {
         self.pos += 1; // the opening quote
-        let mut out = Vec::new();
+        let start = self.pos;
+        // Most values have no escapes: up to the closing quote, they are the value as is,
+        // copied once.
+        while let Some(b) = self.peek() {
+            match b {
+                b'"' => {
+                    let value = self.s.get(start..self.pos).unwrap_or("").to_owned();
+                    self.pos += 1;
+                    return Ok(value);
+                }
+                b'\\' => break,
+                b if is_ctl(b) => return Err(self.err("control character in a quoted string")),
+                _ => self.pos += 1,
+            }
+        }
+        let mut out = self
+            .s
+            .as_bytes()
+            .get(start..self.pos)
+            .unwrap_or_default()
+            .to_vec();
         loop {
             let Some(b) = self.peek() else {
                 return Err(self.err("unterminated quoted string"));
