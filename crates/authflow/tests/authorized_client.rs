@@ -49,10 +49,20 @@ async fn resource() -> String {
             r#"{"error":"insufficient_scope","scope":"api:write"}"#,
         )
     }
+    // Redirects: `/hop` within this server, `/away?to=URL` anywhere.
+    async fn hop() -> impl IntoResponse {
+        (StatusCode::FOUND, [(header::LOCATION, "/me")])
+    }
+    async fn away(axum::extract::RawQuery(q): axum::extract::RawQuery) -> impl IntoResponse {
+        let to = q.unwrap_or_default().trim_start_matches("to=").to_owned();
+        (StatusCode::FOUND, [(header::LOCATION, to)])
+    }
     let app = Router::new()
         .route("/me", get(me))
         .route("/admin", get(admin))
-        .route("/json-scope", get(json_scope));
+        .route("/json-scope", get(json_scope))
+        .route("/hop", get(hop))
+        .route("/away", get(away));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -236,6 +246,62 @@ mod middleware {
         let resp = api.get(format!("{base}/json-scope")).send().await.unwrap();
         assert_eq!(resp.status(), 403);
         assert!(resp.text().await.unwrap().contains("api:write"));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// Another origin that redirects `/1` to `/2` and records the Authorization headers
+    /// it receives.
+    async fn other_origin() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = Router::new()
+            .route(
+                "/1",
+                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/2")]) }),
+            )
+            .route(
+                "/2",
+                get(move |h: HeaderMap| async move {
+                    if let Some(v) = h.get(header::AUTHORIZATION) {
+                        log.lock().unwrap().push(v.to_str().unwrap().to_owned());
+                    }
+                    "other"
+                }),
+            );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // `localhost`: another origin than the resource's 127.0.0.1, still loopback.
+        let base = format!("http://localhost:{}", l.local_addr().unwrap().port());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        (base, seen)
+    }
+
+    #[tokio::test]
+    async fn the_redirect_policy_keeps_the_token_within_the_origin() {
+        let base = resource().await;
+        let (other, seen) = other_origin().await;
+        let (api, calls) = super::client("good", "good");
+        let http = reqwest::Client::builder()
+            .redirect(BearerMiddleware::redirect_policy())
+            .build()
+            .unwrap();
+        let api = ClientBuilder::new(http)
+            .with(BearerMiddleware::new(api.source().clone()))
+            .build();
+        // Within the origin: followed, with the token.
+        let resp = api.get(format!("{base}/hop")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "hello alice");
+        // To another origin (which would redirect within itself): not followed.
+        let resp = api
+            .get(format!("{base}/away?to={other}/1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "{:?}",
+            seen.lock().unwrap()
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 

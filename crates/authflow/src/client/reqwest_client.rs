@@ -1,5 +1,6 @@
 //! The default [`HttpClient`]: reqwest with rustls.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,9 +17,24 @@ use super::http::{BoxFuture, HttpClient, HttpError, display_url};
 ///     .unwrap();
 /// # let _ = http;
 /// ```
+///
+/// Requests to loopback hosts never go through a proxy from the environment
+/// (`HTTP_PROXY`, ...): a proxy would reach its own loopback, not this machine's, and a
+/// bearer token sent there over plain http would leave the machine. They use a second,
+/// proxy-less client, built on the first such request.
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     inner: reqwest::Client,
+    /// `None` for a client from [`from_reqwest`](Self::from_reqwest): its owner chose
+    /// its proxies.
+    direct: Option<Arc<Direct>>,
+}
+
+/// The proxy-less client for loopback hosts, and how to build it.
+#[derive(Debug)]
+struct Direct {
+    settings: ReqwestClientBuilder,
+    client: OnceLock<Result<reqwest::Client, String>>,
 }
 
 /// Configures a [`ReqwestClient`].
@@ -61,18 +77,40 @@ impl ReqwestClientBuilder {
 
     /// Builds the client. Fails only when the TLS backend cannot start.
     pub fn build(self) -> Result<ReqwestClient, HttpError> {
-        let inner = reqwest::Client::builder()
+        let inner = self.reqwest(false).map_err(|e| HttpError::Other {
+            url: String::new(),
+            source: Box::new(e),
+        })?;
+        Ok(ReqwestClient {
+            inner,
+            direct: Some(Arc::new(Direct {
+                settings: self,
+                client: OnceLock::new(),
+            })),
+        })
+    }
+
+    fn reqwest(&self, direct: bool) -> Result<reqwest::Client, reqwest::Error> {
+        let mut b = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent)
+            .user_agent(self.user_agent.clone())
             // Token endpoints must not redirect; following would resend credentials.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| HttpError::Other {
-                url: String::new(),
-                source: Box::new(e),
-            })?;
-        Ok(ReqwestClient { inner })
+            .redirect(reqwest::redirect::Policy::none());
+        if direct {
+            b = b.no_proxy();
+        }
+        b.build()
+    }
+}
+
+/// A loopback host: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -90,7 +128,25 @@ impl ReqwestClient {
     /// Wraps a `reqwest::Client` configured elsewhere (proxies, custom roots). It should
     /// not follow redirects.
     pub fn from_reqwest(inner: reqwest::Client) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            direct: None,
+        }
+    }
+
+    /// The client for `request`: the proxy-less one for loopback hosts.
+    fn client_for(&self, request: &reqwest::Request) -> Result<&reqwest::Client, HttpError> {
+        match &self.direct {
+            Some(d) if is_loopback(request.url()) => d
+                .client
+                .get_or_init(|| d.settings.reqwest(true).map_err(|e| e.to_string()))
+                .as_ref()
+                .map_err(|e| HttpError::Other {
+                    url: url_label(request.url()),
+                    source: e.clone().into(),
+                }),
+            _ => Ok(&self.inner),
+        }
     }
 
     /// Starts the request now (reqwest's `execute` is not `async`), so the boxed future
@@ -100,7 +156,10 @@ impl ReqwestClient {
         request: reqwest::Request,
         max_body: usize,
     ) -> BoxFuture<'static, Result<http::Response<Bytes>, HttpError>> {
-        let pending = self.inner.execute(request);
+        let pending = match self.client_for(&request) {
+            Ok(client) => client.execute(request),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
         Box::pin(async move {
             // Error messages name the URL; it is formatted only when there is an error
             // (this runs on every API call).

@@ -21,7 +21,8 @@ use crate::types::{ClientId, EndpointUrl, IssuerUrl, Scope};
 /// Validation results (JWT or introspection) are reused this long at most by default (and
 /// never past the token's `exp`).
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
-/// Cached validation results kept at most; the expired go first, then all.
+/// Cached validation results kept at most; when full, the expired go, and all go if that
+/// frees less than a tenth.
 const CACHE_CAP: usize = 10_000;
 
 /// Who and what a valid token stands for.
@@ -106,11 +107,16 @@ impl PrincipalCache {
             let now = Instant::now();
             if map.len() >= CACHE_CAP {
                 map.retain(|_, (_, until)| *until > now);
-                if map.len() >= CACHE_CAP {
+                // Leave room for a tenth of the cap at least, so the scan above runs once
+                // per thousand new tokens at most, not on every one.
+                if map.len() >= CACHE_CAP / 10 * 9 {
                     map.clear();
                 }
             }
-            map.insert(key, (p.clone(), now + ttl));
+            // A TTL too large for the clock (`Duration::MAX` for "forever") is not cached.
+            if let Some(until) = now.checked_add(ttl) {
+                map.insert(key, (p.clone(), until));
+            }
         }
     }
 }

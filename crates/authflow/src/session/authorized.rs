@@ -1,6 +1,6 @@
 //! An HTTP client that calls protected resources with a bearer token (RFC 6750).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -156,20 +156,22 @@ pub struct AuthorizedClient {
 pub(super) struct HeaderCache(ArcSwapOption<BearerHeader>);
 
 struct BearerHeader {
-    set: Arc<TokenSet>,
+    // Weak: a replaced set (and its refresh token) is dropped and zeroized on time; the
+    // allocation stays while this points at it, so the address is never reused.
+    set: Weak<TokenSet>,
     value: HeaderValue,
 }
 
 impl HeaderCache {
     pub(super) fn get(&self, tokens: &Arc<TokenSet>) -> Result<HeaderValue, AuthorizedError> {
         if let Some(cached) = &*self.0.load()
-            && Arc::ptr_eq(&cached.set, tokens)
+            && std::ptr::eq(cached.set.as_ptr(), Arc::as_ptr(tokens))
         {
             return Ok(cached.value.clone());
         }
         let value = authorization(&tokens.access_token)?;
         self.0.store(Some(Arc::new(BearerHeader {
-            set: tokens.clone(),
+            set: Arc::downgrade(tokens),
             value: value.clone(),
         })));
         Ok(value)

@@ -32,11 +32,20 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// `downcast_ref` in [`reqwest_middleware::Error::Middleware`]. Other statuses come back as
 /// responses, bodies unread.
 ///
+/// The reqwest client underneath must not follow redirects to another origin: on a chain
+/// A → B → B, reqwest strips the token on the first hop but sends it again on the second.
+/// Build it with [`redirect_policy`](Self::redirect_policy) (same-origin redirects only) or
+/// `Policy::none()`. Put this middleware last among those that change the URL: it checks
+/// the URL it is given.
+///
 /// ```no_run
 /// # async fn run(source: authflow::session::TokenSource) -> Result<(), Box<dyn std::error::Error>> {
 /// use authflow::session::{AuthorizedError, BearerMiddleware};
 ///
-/// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+/// let http = reqwest::Client::builder()
+///     .redirect(BearerMiddleware::redirect_policy())
+///     .build()?;
+/// let api = reqwest_middleware::ClientBuilder::new(http)
 ///     .with(BearerMiddleware::new(source))
 ///     .build();
 /// match api.get("https://api.example/me").send().await {
@@ -74,6 +83,25 @@ impl BearerMiddleware {
     /// The token source.
     pub fn source(&self) -> &TokenSource {
         &self.source
+    }
+
+    /// A redirect policy for the client underneath: follows redirects within the first
+    /// request's origin (scheme, host and port), at most 10, and stops at any other, so the
+    /// token never leaves that origin.
+    pub fn redirect_policy() -> reqwest::redirect::Policy {
+        reqwest::redirect::Policy::custom(|attempt| {
+            let chain = attempt.previous();
+            let same = chain.first().is_some_and(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same && chain.len() <= 10 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        })
     }
 
     /// After `401 invalid_token`: one refresh, and one retry if there is a copy to send.
