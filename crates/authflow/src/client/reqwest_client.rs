@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::http::{BoxFuture, HttpClient, HttpError, display_url};
+use crate::types::is_loopback_url;
 
 /// reqwest with rustls: one connection pool, shared by every clone.
 ///
@@ -104,16 +105,6 @@ impl ReqwestClientBuilder {
     }
 }
 
-/// A loopback host: `localhost`, 127.0.0.0/8 or `::1`.
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
 impl ReqwestClient {
     /// A client with the default settings.
     pub fn new() -> Result<Self, HttpError> {
@@ -137,7 +128,7 @@ impl ReqwestClient {
     /// The client for `request`: the proxy-less one for loopback hosts.
     fn client_for(&self, request: &reqwest::Request) -> Result<&reqwest::Client, HttpError> {
         match &self.direct {
-            Some(d) if is_loopback(request.url()) => d
+            Some(d) if is_loopback_url(request.url()) => d
                 .client
                 .get_or_init(|| d.settings.reqwest(true).map_err(|e| e.to_string()))
                 .as_ref()

@@ -224,11 +224,7 @@ impl AuthorizedClient {
         async move {
             // RFC 6750 §5.3: a bearer token never travels in clear text.
             check_secure(request.uri())?;
-            let tokens = match self.source.usable() {
-                Some(tokens) => tokens,
-                // Boxed: the refresh future is large, and this one is moved on every call.
-                None => Box::pin(self.source.token()).await?,
-            };
+            let tokens = self.source.token().await?;
             // The request stays here, unsent, in case it must go again with a fresh token.
             let resp = self.send_with(&request, &tokens)?.await?;
             if rejected_token(&resp).is_none() {

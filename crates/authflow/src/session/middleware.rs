@@ -144,12 +144,7 @@ impl Middleware for BearerMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         // RFC 6750 §5.3: a bearer token never travels in clear text.
         check_target(Some(req.url().scheme()), req.url().host_str()).map_err(fail)?;
-        let tokens = match self.source.usable() {
-            Some(tokens) => tokens,
-            None => Box::pin(self.source.token())
-                .await
-                .map_err(|e| fail(e.into()))?,
-        };
+        let tokens = self.source.token().await.map_err(|e| fail(e.into()))?;
         let retry = req.try_clone();
         req.headers_mut().insert(
             header::AUTHORIZATION,

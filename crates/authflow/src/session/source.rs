@@ -133,13 +133,14 @@ impl TokenSource {
     pub async fn token(&self) -> Result<Arc<TokenSet>, SessionError> {
         match self.usable() {
             Some(cur) => Ok(cur),
-            None => self.refresh(None).await,
+            // Boxed: the refresh future is large, and callers (every authorized request)
+            // hold this one in theirs.
+            None => Box::pin(self.refresh(None)).await,
         }
     }
 
-    /// The cached set if it can be used as it is, without I/O: [`token`](Self::token)'s
-    /// fast path, for callers that box the slow one.
-    pub(crate) fn usable(&self) -> Option<Arc<TokenSet>> {
+    /// The cached set if it can be used as it is, without I/O.
+    fn usable(&self) -> Option<Arc<TokenSet>> {
         let now = SystemTime::now();
         let cur = self.inner.current.load_full()?;
         if !cur.needs_refresh(now, self.skew_for(&cur)) {
