@@ -1,5 +1,6 @@
 //! What an authorized request costs on top of a bare reqwest request to the same local
-//! endpoint, for `AuthorizedClient` and `BearerMiddleware`, measured two ways that do not
+//! endpoint, for `AuthorizedClient` (`send` with an `http::Request`, `execute` with a
+//! `reqwest::Request`) and `BearerMiddleware`, measured two ways that do not
 //! drift with the machine the way back-to-back criterion groups do:
 //!
 //! - `--bench time ROUNDS BATCH`: wall time, the sides interleaved: each round times BATCH
@@ -28,7 +29,14 @@ use reqwest_middleware::ClientWithMiddleware;
 const WARM_UP: usize = 50;
 /// `plain-middleware`: reqwest-middleware with no middleware and the token added by hand,
 /// which tells reqwest-middleware's own cost from `BearerMiddleware`'s.
-const SIDES: [&str; 4] = ["bare", "authflow", "middleware", "plain-middleware"];
+/// `authflow-execute`: `AuthorizedClient::execute` with a `reqwest::Request`.
+const SIDES: [&str; 5] = [
+    "bare",
+    "authflow",
+    "authflow-execute",
+    "middleware",
+    "plain-middleware",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -46,6 +54,7 @@ fn main() {
                 match side {
                     "bare" => bare_request(&bare, &url, &token).await,
                     "authflow" => authflow_request(&api, &url).await,
+                    "authflow-execute" => authflow_execute_request(&api, &url).await,
                     "middleware" => middleware_request(&mw, &url).await,
                     "plain-middleware" => plain_middleware_request(&plain, &url, &token).await,
                     other => panic!("unknown side {other:?}: one of {SIDES:?}"),
@@ -168,6 +177,12 @@ async fn bare_request(bare: &reqwest::Client, url: &str, token: &str) {
 async fn authflow_request(api: &AuthorizedClient, url: &str) {
     let req = http::Request::get(url).body(Vec::new()).unwrap();
     black_box(api.send(req).await.unwrap());
+}
+
+/// The same request built with reqwest, through `AuthorizedClient::execute`.
+async fn authflow_execute_request(api: &AuthorizedClient, url: &str) {
+    let req = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+    black_box(api.execute(req).await.unwrap());
 }
 
 /// The same request through reqwest-middleware and `BearerMiddleware`.

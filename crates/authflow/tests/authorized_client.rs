@@ -32,6 +32,13 @@ async fn resource() -> String {
             }
         }
     }
+    // `POST /echo`: the body back, for `Bearer good` only.
+    async fn echo(h: HeaderMap, body: axum::body::Bytes) -> axum::response::Response {
+        match h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            Some("Bearer good") => body.into_response(),
+            _ => me(h).await.into_response(),
+        }
+    }
     async fn admin() -> impl IntoResponse {
         let mut hm = HeaderMap::new();
         hm.insert(
@@ -59,6 +66,7 @@ async fn resource() -> String {
     }
     let app = Router::new()
         .route("/me", get(me))
+        .route("/echo", axum::routing::post(echo))
         .route("/admin", get(admin))
         .route("/json-scope", get(json_scope))
         .route("/hop", get(hop))
@@ -158,6 +166,149 @@ async fn never_sends_a_bearer_token_over_plain_http_to_another_host() {
         other => panic!("{other:?}"),
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+/// The same rules for a request built with reqwest (`AuthorizedClient::execute`).
+mod execute {
+    use super::*;
+
+    fn post(url: String, body: reqwest::Body) -> reqwest::Request {
+        let mut r = reqwest::Request::new(reqwest::Method::POST, url.parse().unwrap());
+        *r.body_mut() = Some(body);
+        r
+    }
+
+    fn streaming(s: &'static str) -> reqwest::Body {
+        reqwest::Body::wrap(http_body_util::Full::new(bytes::Bytes::from(s)))
+    }
+
+    #[tokio::test]
+    async fn invalid_token_refreshes_once_and_replays_the_body() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "good");
+        let resp = api
+            .execute(post(format!("{base}/echo"), "payload".into()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.body().as_ref(),
+            b"payload",
+            "the retry carried the body"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let get =
+            reqwest::Request::new(reqwest::Method::GET, format!("{base}/me").parse().unwrap());
+        assert_eq!(api.execute(get).await.unwrap().status(), 200);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_streaming_body_is_not_replayed_but_the_token_is_refreshed() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "good");
+        match api
+            .execute(post(format!("{base}/echo"), streaming("x")))
+            .await
+        {
+            Err(AuthorizedError::TokenRejected { response, .. }) => {
+                assert_eq!(response.status(), 401)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let resp = api
+            .execute(post(format!("{base}/echo"), streaming("streamed")))
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.body().as_ref(),
+            b"streamed",
+            "the next request carries the new token"
+        );
+    }
+
+    #[tokio::test]
+    async fn still_rejected_after_refresh_and_insufficient_scope_are_typed_errors() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "also-stale");
+        match api.execute(post(format!("{base}/echo"), "x".into())).await {
+            Err(e @ AuthorizedError::TokenRejected { .. }) => {
+                assert!(!e.to_string().contains("also-stale"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one refresh, not a loop");
+        let (api, _) = client("good", "good");
+        let admin = reqwest::Request::new(
+            reqwest::Method::GET,
+            format!("{base}/admin").parse().unwrap(),
+        );
+        match api.execute(admin).await {
+            Err(e @ AuthorizedError::InsufficientScope { .. }) => {
+                assert!(e.to_string().contains("api:admin"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn never_sends_a_bearer_token_over_plain_http_to_another_host() {
+        let (api, calls) = client("good", "good");
+        for url in [
+            "http://api.example.com/me",
+            "http://127.0.0.1@api.example.com/me",
+        ] {
+            let r = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+            match api.execute(r).await {
+                Err(e @ AuthorizedError::InvalidUrl(_)) => {
+                    assert!(e.to_string().contains("https"), "{e}")
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// An `HttpClient` that is not reqwest: it implements `send` only.
+    struct OnlySend(ReqwestClient);
+
+    impl authflow::client::HttpClient for OnlySend {
+        fn send(
+            &self,
+            request: http::Request<Vec<u8>>,
+            max_body: usize,
+        ) -> BoxFuture<'_, Result<http::Response<bytes::Bytes>, authflow::client::HttpError>>
+        {
+            self.0.send(request, max_body)
+        }
+    }
+
+    #[tokio::test]
+    async fn another_http_client_gets_the_request_as_an_http_request() {
+        let base = resource().await;
+        let (api, calls) = client("stale", "good");
+        let api = AuthorizedClient::new(
+            api.source().clone(),
+            OnlySend(ReqwestClient::new().unwrap()),
+        );
+        let resp = api
+            .execute(post(format!("{base}/echo"), "payload".into()))
+            .await
+            .unwrap();
+        assert_eq!(resp.body().as_ref(), b"payload");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A stream cannot become an `http::Request<Vec<u8>>`: a clear error, no request.
+        match api
+            .execute(post(format!("{base}/echo"), streaming("x")))
+            .await
+        {
+            Err(e @ AuthorizedError::Http(_)) => {
+                assert!(e.to_string().contains("streaming request body"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 /// The same rules through reqwest-middleware.

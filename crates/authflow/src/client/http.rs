@@ -48,6 +48,21 @@ pub trait HttpClient: Send + Sync + 'static {
         copy.headers_mut().insert(name, value);
         self.send(copy, max_body)
     }
+
+    /// Sends a request built with reqwest. [`ReqwestClient`](super::ReqwestClient) sends it
+    /// as it is; the default turns it into an `http::Request` for [`send`](Self::send),
+    /// which fails for a streaming body.
+    #[cfg(feature = "reqwest")]
+    fn send_reqwest(
+        &self,
+        request: reqwest::Request,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        match super::reqwest_client::to_http(request) {
+            Ok(request) => self.send(request, max_body),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    }
 }
 
 /// A failure to get a response at all.
@@ -139,6 +154,15 @@ impl<C: HttpClient + ?Sized> HttpClient for std::sync::Arc<C> {
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
         (**self).send_with_header(request, name, value, max_body)
+    }
+
+    #[cfg(feature = "reqwest")]
+    fn send_reqwest(
+        &self,
+        request: reqwest::Request,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        (**self).send_reqwest(request, max_body)
     }
 }
 

@@ -182,6 +182,36 @@ pub(crate) async fn into_http_response(
     Ok(out)
 }
 
+/// A reqwest request as an `http::Request`, for an [`HttpClient`] that is not reqwest.
+pub(crate) fn to_http(mut request: reqwest::Request) -> Result<http::Request<Vec<u8>>, HttpError> {
+    let uri: http::Uri = request
+        .url()
+        .as_str()
+        .parse()
+        .map_err(|e| HttpError::Other {
+            url: url_label(request.url()),
+            source: Box::new(e),
+        })?;
+    let body = match request.body().map(reqwest::Body::as_bytes) {
+        None => Vec::new(),
+        Some(Some(bytes)) => bytes.to_vec(),
+        Some(None) => {
+            return Err(HttpError::Other {
+                url: url_label(request.url()),
+                source: "a streaming request body can only be sent by ReqwestClient; \
+                         give the request a body in memory"
+                    .into(),
+            });
+        }
+    };
+    let mut out = http::Request::new(body);
+    *out.method_mut() = request.method().clone();
+    *out.uri_mut() = uri;
+    *out.version_mut() = request.version();
+    *out.headers_mut() = std::mem::take(request.headers_mut());
+    Ok(out)
+}
+
 /// What `reqwest::Request::try_from` does, keeping the request for the error message.
 fn to_reqwest(request: http::Request<Vec<u8>>) -> Result<reqwest::Request, HttpError> {
     let (parts, body) = request.into_parts();
@@ -316,6 +346,14 @@ impl HttpClient for ReqwestClient {
             Ok(request) => self.execute(request, max_body),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
+    }
+
+    fn send_reqwest(
+        &self,
+        request: reqwest::Request,
+        max_body: usize,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        self.execute(request, max_body)
     }
 }
 

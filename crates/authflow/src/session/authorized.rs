@@ -224,7 +224,8 @@ impl AuthorizedClient {
         async move {
             // RFC 6750 §5.3: a bearer token never travels in clear text.
             check_secure(request.uri())?;
-            let tokens = self.source.token().await?;
+            // An `Arc` of its own: it is held for the whole request, too long for a guard.
+            let tokens = self.source.token().await?.into_arc();
             // The request stays here, unsent, in case it must go again with a fresh token.
             let resp = self.send_with(&request, &tokens)?.await?;
             if rejected_token(&resp).is_none() {
@@ -235,6 +236,70 @@ impl AuthorizedClient {
         }
     }
 
+    /// [`send`](Self::send) for a request built with reqwest. Its URL is parsed once, by
+    /// reqwest, where an `http::Request` is parsed again for the wire: over
+    /// [`ReqwestClient`](crate::client::ReqwestClient) this is the cheapest way to call
+    /// an API.
+    ///
+    /// A request with a streaming body cannot be sent twice: after `401 invalid_token` the
+    /// token is refreshed (the next call carries the new one) and the error is
+    /// [`AuthorizedError::TokenRejected`].
+    ///
+    /// ```no_run
+    /// # async fn run(api: authflow::session::AuthorizedClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let request = reqwest::Request::new(reqwest::Method::GET, "https://api.example/me".parse()?);
+    /// let resp = api.execute(request).await?;
+    /// println!("{}", String::from_utf8_lossy(resp.body()));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    #[allow(clippy::manual_async_fn)] // as `send`: the request is held once
+    pub fn execute(
+        &self,
+        mut request: reqwest::Request,
+    ) -> impl Future<Output = Result<Response<Bytes>, AuthorizedError>> + Send + '_ {
+        async move {
+            let url = request.url();
+            // RFC 6750 §5.3: a bearer token never travels in clear text.
+            check_target(Some(url.scheme()), url.host_str())?;
+            let tokens = self.source.token().await?.into_arc();
+            // A copy for the retry (no parsing: the URL and headers are copied as they are).
+            let retry = request.try_clone();
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, self.header.get(&tokens)?);
+            let resp = self.http.send_reqwest(request, self.max_body).await?;
+            let Some(challenge) = rejected_token(&resp) else {
+                return check_scope(resp);
+            };
+            Box::pin(self.retry_reqwest(resp, challenge, retry, &tokens.access_token)).await
+        }
+    }
+
+    /// [`execute`](Self::execute) after `401 invalid_token`: one refresh, and one retry if
+    /// the request could be copied.
+    #[cfg(feature = "reqwest")]
+    async fn retry_reqwest(
+        &self,
+        resp: Response<Bytes>,
+        challenge: BearerError,
+        retry: Option<reqwest::Request>,
+        rejected: &AccessToken,
+    ) -> Result<Response<Bytes>, AuthorizedError> {
+        tracing::debug!("resource answered invalid_token; refreshing once");
+        let fresh = self.source.refresh_after_rejection(rejected).await?;
+        let Some(mut retry) = retry else {
+            return Err(AuthorizedError::TokenRejected {
+                challenge: Box::new(challenge),
+                response: Box::new(resp),
+            });
+        };
+        retry
+            .headers_mut()
+            .insert(header::AUTHORIZATION, self.header.get(&fresh)?);
+        after_retry(self.http.send_reqwest(retry, self.max_body).await?)
+    }
+
     /// After `401 invalid_token`: one refresh, one retry.
     async fn retry_with_fresh_token(
         &self,
@@ -243,14 +308,7 @@ impl AuthorizedClient {
     ) -> Result<Response<Bytes>, AuthorizedError> {
         tracing::debug!("resource answered invalid_token; refreshing once");
         let fresh = self.source.refresh_after_rejection(rejected).await?;
-        let resp = self.send_with(request, &fresh)?.await?;
-        match rejected_token(&resp) {
-            Some(challenge) => Err(AuthorizedError::TokenRejected {
-                challenge: Box::new(challenge),
-                response: Box::new(resp),
-            }),
-            None => check_scope(resp),
-        }
+        after_retry(self.send_with(request, &fresh)?.await?)
     }
 
     /// A copy of the request with the bearer header, sent. Not `async`: the returned future
@@ -362,6 +420,17 @@ pub(super) fn scope_challenge(
         return None;
     }
     bearer_error(headers).filter(BearerError::is_insufficient_scope)
+}
+
+/// The answer to the one retry: a token still rejected is the error.
+fn after_retry(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
+    match rejected_token(&resp) {
+        Some(challenge) => Err(AuthorizedError::TokenRejected {
+            challenge: Box::new(challenge),
+            response: Box::new(resp),
+        }),
+        None => check_scope(resp),
+    }
 }
 
 fn check_scope(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {

@@ -144,7 +144,13 @@ impl Middleware for BearerMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         // RFC 6750 §5.3: a bearer token never travels in clear text.
         check_target(Some(req.url().scheme()), req.url().host_str()).map_err(fail)?;
-        let tokens = self.source.token().await.map_err(|e| fail(e.into()))?;
+        // An `Arc` of its own: it is held for the whole request, too long for a guard.
+        let tokens = self
+            .source
+            .token()
+            .await
+            .map_err(|e| fail(e.into()))?
+            .into_arc();
         let retry = req.try_clone();
         req.headers_mut().insert(
             header::AUTHORIZATION,

@@ -3,7 +3,8 @@
 //! - [`TokenSet`]: the tokens of one grant, in the form stores persist;
 //! - [`TokenStore`]: where they live ([`MemoryStore`], [`FileStore`], and behind features
 //!   `RedisStore` and `KeyringStore`);
-//! - [`TokenSource`]: hands out valid access tokens, refreshing once however many ask;
+//! - [`TokenSource`]: hands out valid access tokens ([`TokenGuard`]), refreshing once
+//!   however many ask;
 //! - [`AuthorizedClient`], and `BearerMiddleware` behind the `reqwest-middleware` feature:
 //!   calls to protected resources with those tokens.
 
@@ -19,6 +20,7 @@ mod provider;
 mod redis_store;
 mod source;
 mod store;
+mod token_guard;
 mod token_set;
 
 pub use authorized::{AuthorizedClient, AuthorizedError, DEFAULT_MAX_RESOURCE_BODY, bearer_header};
@@ -36,4 +38,5 @@ pub use middleware::BearerMiddleware;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use store::{MemoryStore, StoreError, StoreLock, TokenStore};
+pub use token_guard::TokenGuard;
 pub use token_set::TokenSet;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::error::SessionError;
 use super::provider::TokenProvider;
 use super::store::TokenStore;
+use super::token_guard::TokenGuard;
 use super::token_set::TokenSet;
 use crate::types::AccessToken;
 
@@ -18,7 +19,8 @@ type Outcome = Option<Result<Arc<TokenSet>, SessionError>>;
 
 /// A source of valid access tokens.
 ///
-/// - Fast path: a lock-free read of the cached set (`ArcSwap`), no allocation.
+/// - Fast path: a lock-free read of the cached set (`ArcSwap`), no allocation, and no
+///   shared reference count: the [`TokenGuard`] it returns is a per-thread snapshot.
 /// - Refresh ahead of expiry by the skew (default: the smaller of 60 s and 10 % of the
 ///   token's lifetime); a token of unknown lifetime is used until a resource rejects it
 ///   ([`refresh_after_rejection`](Self::refresh_after_rejection)).
@@ -130,19 +132,20 @@ impl TokenSource {
     /// A valid token set. The access token is `result.access_token`.
     ///
     /// Must run inside a tokio runtime: a refresh runs as its own task.
-    pub async fn token(&self) -> Result<Arc<TokenSet>, SessionError> {
+    pub async fn token(&self) -> Result<TokenGuard, SessionError> {
         match self.usable() {
             Some(cur) => Ok(cur),
             // Boxed: the refresh future is large, and callers (every authorized request)
             // hold this one in theirs.
-            None => Box::pin(self.refresh(None)).await,
+            None => Box::pin(self.refresh(None)).await.map(TokenGuard::from),
         }
     }
 
     /// The cached set if it can be used as it is, without I/O.
-    fn usable(&self) -> Option<Arc<TokenSet>> {
+    fn usable(&self) -> Option<TokenGuard> {
         let now = SystemTime::now();
-        let cur = self.inner.current.load_full()?;
+        // `load`, not `load_full`: no reference count shared by every reader.
+        let cur = TokenGuard::loaded(self.inner.current.load())?;
         if !cur.needs_refresh(now, self.skew_for(&cur)) {
             return Some(cur);
         }

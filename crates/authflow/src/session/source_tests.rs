@@ -297,3 +297,21 @@ async fn a_failed_save_keeps_the_rotated_token_in_memory() {
     assert_eq!(cached.refresh_token.as_ref().unwrap().secret(), "rt-1");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_cached_token_is_a_snapshot_of_the_current_set() {
+    let (p, calls) = Counting::new(0);
+    let valid = TokenSet::new(AccessToken::new("at-0").unwrap())
+        .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600)));
+    let source = TokenSource::builder().initial(valid).provider(p).build();
+    let held = source.token().await.unwrap();
+    assert!(Arc::ptr_eq(held.as_arc(), &source.cached().unwrap()));
+    // A refresh replaces the set; the guard still reads the one it was given.
+    let fresh = source.force_refresh().await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(held.access_token.secret(), "at-0");
+    let kept = held.into_arc();
+    assert_eq!(kept.access_token.secret(), "at-0");
+    assert!(Arc::ptr_eq(source.token().await.unwrap().as_arc(), &fresh));
+    assert!(!format!("{:?}", source.token().await.unwrap()).contains("at-1"));
+}
