@@ -32,12 +32,23 @@ async fn resource() -> String {
             }
         }
     }
-    // `POST /echo`: the body back, for `Bearer good` only.
+    // `POST /echo`: the body and the `x-trace` header back, for `Bearer good` only.
     async fn echo(h: HeaderMap, body: axum::body::Bytes) -> axum::response::Response {
         match h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-            Some("Bearer good") => body.into_response(),
+            Some("Bearer good") => {
+                let trace = h.get("x-trace").cloned();
+                let mut resp = body.into_response();
+                if let Some(t) = trace {
+                    resp.headers_mut().insert("x-seen", t);
+                }
+                resp
+            }
             _ => me(h).await.into_response(),
         }
+    }
+    async fn slow() -> &'static str {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        "late"
     }
     async fn admin() -> impl IntoResponse {
         let mut hm = HeaderMap::new();
@@ -67,6 +78,7 @@ async fn resource() -> String {
     let app = Router::new()
         .route("/me", get(me))
         .route("/echo", axum::routing::post(echo))
+        .route("/slow", get(slow))
         .route("/admin", get(admin))
         .route("/json-scope", get(json_scope))
         .route("/hop", get(hop))
@@ -252,12 +264,35 @@ mod execute {
         }
     }
 
+    fn get(url: &str) -> reqwest::Request {
+        reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn loopback_spellings_are_allowed_over_plain_http() {
+        let base = resource().await;
+        let port = base.rsplit(':').next().unwrap();
+        let (api, _) = client("good", "good");
+        for url in [
+            format!("HTTP://LOCALHOST:{port}/me"),
+            format!("http://127.1:{port}/me"),
+        ] {
+            assert_eq!(api.execute(get(&url)).await.unwrap().status(), 200, "{url}");
+        }
+        // Allowed, though nothing listens there: the error is the connection's.
+        match api.execute(get("http://[::1]:1/me")).await {
+            Err(AuthorizedError::Http(e)) => assert!(e.to_string().contains("connect"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn never_sends_a_bearer_token_over_plain_http_to_another_host() {
         let (api, calls) = client("good", "good");
         for url in [
             "http://api.example.com/me",
             "http://127.0.0.1@api.example.com/me",
+            "http://[::ffff:127.0.0.1]/me",
         ] {
             let r = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
             match api.execute(r).await {
@@ -284,14 +319,53 @@ mod execute {
         }
     }
 
+    /// The same client over `ReqwestClient` and over `OnlySend`.
+    fn both(initial: &str, next: &'static str) -> [(AuthorizedClient, Arc<AtomicUsize>); 2] {
+        let (direct, calls) = client(initial, next);
+        let other = AuthorizedClient::new(
+            direct.source().clone(),
+            OnlySend(ReqwestClient::new().unwrap()),
+        );
+        [(direct, calls.clone()), (other, calls)]
+    }
+
+    #[tokio::test]
+    async fn headers_timeout_and_body_cap_hold_on_either_client() {
+        let base = resource().await;
+        for (api, _) in both("good", "good") {
+            let mut req = post(format!("{base}/echo"), "payload".into());
+            req.headers_mut().insert("x-trace", "7".parse().unwrap());
+            let resp = api.execute(req).await.unwrap();
+            assert_eq!(
+                resp.headers()["x-seen"],
+                "7",
+                "the caller's headers went along"
+            );
+            // reqwest's per-request timeout lives in the request's extensions.
+            let mut slow = get(&format!("{base}/slow"));
+            *slow.timeout_mut() = Some(std::time::Duration::from_millis(200));
+            match api.execute(slow).await {
+                Err(AuthorizedError::Http(authflow::client::HttpError::Timeout { .. })) => {}
+                other => panic!("{other:?}"),
+            }
+            let capped = api.clone().max_body(3);
+            match capped
+                .execute(post(format!("{base}/echo"), "payload".into()))
+                .await
+            {
+                Err(AuthorizedError::Http(authflow::client::HttpError::BodyTooLarge {
+                    limit: 3,
+                    ..
+                })) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn another_http_client_gets_the_request_as_an_http_request() {
         let base = resource().await;
-        let (api, calls) = client("stale", "good");
-        let api = AuthorizedClient::new(
-            api.source().clone(),
-            OnlySend(ReqwestClient::new().unwrap()),
-        );
+        let [_, (api, calls)] = both("stale", "good");
         let resp = api
             .execute(post(format!("{base}/echo"), "payload".into()))
             .await

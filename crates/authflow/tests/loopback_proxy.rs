@@ -84,6 +84,14 @@ async fn child() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.body().as_ref(), b"direct");
+    // A request built with reqwest (`AuthorizedClient::execute`) takes the same way.
+    let built = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
+    let resp = ReqwestClient::new()
+        .unwrap()
+        .send_reqwest(built, 1024)
+        .await
+        .unwrap();
+    assert_eq!(resp.body().as_ref(), b"direct");
     // Control: reqwest with its default (system) proxies sends it to the proxy.
     let status = reqwest::Client::new()
         .get(&url)

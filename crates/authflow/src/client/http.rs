@@ -40,18 +40,15 @@ pub trait HttpClient: Send + Sync + 'static {
         value: http::HeaderValue,
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
-        let mut copy = http::Request::new(request.body().clone());
-        *copy.method_mut() = request.method().clone();
-        *copy.uri_mut() = request.uri().clone();
-        *copy.version_mut() = request.version();
-        *copy.headers_mut() = request.headers().clone();
+        let mut copy = copy_of(request);
         copy.headers_mut().insert(name, value);
         self.send(copy, max_body)
     }
 
     /// Sends a request built with reqwest. [`ReqwestClient`](super::ReqwestClient) sends it
-    /// as it is; the default turns it into an `http::Request` for [`send`](Self::send),
-    /// which fails for a streaming body.
+    /// as it is; the default turns it into an `http::Request` for [`send`](Self::send)
+    /// (extensions, such as reqwest's per-request timeout, included), which fails for a
+    /// streaming body.
     #[cfg(feature = "reqwest")]
     fn send_reqwest(
         &self,
@@ -63,6 +60,17 @@ pub trait HttpClient: Send + Sync + 'static {
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
     }
+}
+
+/// A copy of a request, extensions included (`http::Request` is not `Clone`).
+pub(crate) fn copy_of(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    copy
 }
 
 /// A failure to get a response at all.

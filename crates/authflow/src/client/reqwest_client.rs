@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::http::{BoxFuture, HttpClient, HttpError, display_url};
+use super::http::{BoxFuture, HttpClient, HttpError, copy_of, display_url};
 use crate::types::is_loopback_url;
 
 /// reqwest with rustls: one connection pool, shared by every clone.
@@ -183,37 +183,37 @@ pub(crate) async fn into_http_response(
 }
 
 /// A reqwest request as an `http::Request`, for an [`HttpClient`] that is not reqwest.
-pub(crate) fn to_http(mut request: reqwest::Request) -> Result<http::Request<Vec<u8>>, HttpError> {
-    let uri: http::Uri = request
-        .url()
-        .as_str()
-        .parse()
+/// reqwest's conversion keeps the extensions, where its per-request timeout lives.
+pub(crate) fn to_http(request: reqwest::Request) -> Result<http::Request<Vec<u8>>, HttpError> {
+    let url = url_label(request.url());
+    let (parts, body) = http::Request::<reqwest::Body>::try_from(request)
         .map_err(|e| HttpError::Other {
-            url: url_label(request.url()),
-            source: Box::new(e),
-        })?;
-    let body = match request.body().map(reqwest::Body::as_bytes) {
-        None => Vec::new(),
-        Some(Some(bytes)) => bytes.to_vec(),
-        Some(None) => {
-            return Err(HttpError::Other {
-                url: url_label(request.url()),
-                source: "a streaming request body can only be sent by ReqwestClient; \
-                         give the request a body in memory"
-                    .into(),
-            });
-        }
+            url: url.clone(),
+            source: Box::new(e.without_url()),
+        })?
+        .into_parts();
+    let Some(bytes) = body.as_bytes() else {
+        return Err(HttpError::Other {
+            url,
+            source: "a streaming request body can only be sent by ReqwestClient; \
+                     give the request a body in memory"
+                .into(),
+        });
     };
-    let mut out = http::Request::new(body);
-    *out.method_mut() = request.method().clone();
-    *out.uri_mut() = uri;
-    *out.version_mut() = request.version();
-    *out.headers_mut() = std::mem::take(request.headers_mut());
-    Ok(out)
+    Ok(http::Request::from_parts(parts, bytes.to_vec()))
 }
 
 /// What `reqwest::Request::try_from` does, keeping the request for the error message.
 fn to_reqwest(request: http::Request<Vec<u8>>) -> Result<reqwest::Request, HttpError> {
+    if !request.extensions().is_empty() {
+        // Only reqwest's own conversion carries extensions (its per-request timeout among
+        // them); it formats and parses the URI again, so it is kept for this case.
+        let url = display_url(request.uri());
+        return reqwest::Request::try_from(request).map_err(|e| HttpError::Other {
+            url,
+            source: Box::new(e.without_url()),
+        });
+    }
     let (parts, body) = request.into_parts();
     reqwest_request(
         parts.method,
@@ -335,6 +335,11 @@ impl HttpClient for ReqwestClient {
         value: http::HeaderValue,
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
+        if !request.extensions().is_empty() {
+            let mut copy = copy_of(request);
+            copy.headers_mut().insert(name, value);
+            return self.send(copy, max_body);
+        }
         let mut headers = request.headers().clone();
         headers.insert(name, value);
         let body = match request.body().as_slice() {

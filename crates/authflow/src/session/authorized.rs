@@ -26,7 +26,8 @@ pub enum AuthorizedError {
     /// The request got no response.
     #[error(transparent)]
     Http(#[from] HttpError),
-    /// The resource refused the token even after a refresh.
+    /// The resource refused the token even after a refresh (or refused it once, for a
+    /// request whose streaming body could not be sent again).
     #[error("the resource rejected the access token ({}){}", .challenge.error, describe(.challenge))]
     TokenRejected {
         /// The resource's challenge.
@@ -128,7 +129,8 @@ fn authorization(token: &AccessToken) -> Result<HeaderValue, AuthorizedError> {
 }
 
 /// Sends requests with the source's token; on `401 invalid_token` refreshes once and
-/// retries (the body is in memory, so every request can be replayed).
+/// retries. [`send`](Self::send) takes an `http::Request` (its body is in memory, so it can
+/// always be replayed); [`execute`](Self::execute) a `reqwest::Request`.
 ///
 /// ```no_run
 /// # async fn run(source: authflow::session::TokenSource) -> Result<(), Box<dyn std::error::Error>> {

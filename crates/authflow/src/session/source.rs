@@ -20,7 +20,7 @@ type Outcome = Option<Result<Arc<TokenSet>, SessionError>>;
 /// A source of valid access tokens.
 ///
 /// - Fast path: a lock-free read of the cached set (`ArcSwap`), no allocation, and no
-///   shared reference count: the [`TokenGuard`] it returns is a per-thread snapshot.
+///   shared reference count (see [`TokenGuard`]).
 /// - Refresh ahead of expiry by the skew (default: the smaller of 60 s and 10 % of the
 ///   token's lifetime); a token of unknown lifetime is used until a resource rejects it
 ///   ([`refresh_after_rejection`](Self::refresh_after_rejection)).

@@ -304,8 +304,16 @@ async fn a_cached_token_is_a_snapshot_of_the_current_set() {
     let valid = TokenSet::new(AccessToken::new("at-0").unwrap())
         .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600)));
     let source = TokenSource::builder().initial(valid).provider(p).build();
+    let cached = source.cached().unwrap();
+    let count = Arc::strong_count(&cached);
     let held = source.token().await.unwrap();
-    assert!(Arc::ptr_eq(held.as_arc(), &source.cached().unwrap()));
+    assert!(Arc::ptr_eq(held.as_arc(), &cached));
+    assert_eq!(
+        Arc::strong_count(&cached),
+        count,
+        "a cached token is read without taking a reference"
+    );
+    drop(cached);
     // A refresh replaces the set; the guard still reads the one it was given.
     let fresh = source.force_refresh().await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -9,10 +9,12 @@ use super::token_set::TokenSet;
 /// A valid token set, as [`TokenSource::token`](super::TokenSource::token) returns it:
 /// dereferences to [`TokenSet`], so the access token is `guard.access_token`.
 ///
-/// From the cache it is a snapshot that touches no shared reference count, so tasks on
-/// many cores read the token without contending for one cache line. Hold it for as long
-/// as a request takes; to keep the set longer, take an `Arc` with
-/// [`into_arc`](Self::into_arc).
+/// From the cache it is an `arc-swap` guard: a borrow recorded in one of a few slots of
+/// the reading thread, with no shared reference count, so tasks on many cores read the
+/// token without contending for one cache line. It is meant for short reads: use it and
+/// drop it, with no `.await` in between. A thread has 8 such slots; past that, loads
+/// quietly fall back to a shared count, which is slower but still correct. To keep the set
+/// across an `.await` or in a struct, take an `Arc` with [`into_arc`](Self::into_arc).
 ///
 /// ```
 /// # async fn run(source: authflow::session::TokenSource) -> Result<(), authflow::session::SessionError> {
@@ -74,6 +76,12 @@ impl AsRef<TokenSet> for TokenGuard {
         self
     }
 }
+
+// Handed out of spawned tasks by callers, as the `Arc` it replaces was.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<TokenGuard>();
+};
 
 impl fmt::Debug for TokenGuard {
     // `TokenSet`'s own Debug, which redacts every secret.
