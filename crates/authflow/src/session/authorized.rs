@@ -266,7 +266,7 @@ impl AuthorizedClient {
             check_target(Some(url.scheme()), url.host_str())?;
             let tokens = self.source.token().await?.into_arc();
             // A copy for the retry (no parsing: the URL and headers are copied as they are).
-            let retry = request.try_clone();
+            let retry = crate::client::copy_request(&request);
             request
                 .headers_mut()
                 .insert(header::AUTHORIZATION, self.header.get(&tokens)?);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{Extensions, header};
+use http::{Extensions, StatusCode, header};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
@@ -14,7 +14,7 @@ use super::authorized::{
     AuthorizedError, HeaderCache, check_target, rejected_token_in, scope_challenge,
 };
 use super::source::TokenSource;
-use crate::client::into_http_response;
+use crate::client::{copy_request, into_http_response};
 use crate::protocol::www_authenticate::BearerError;
 use crate::types::AccessToken;
 
@@ -108,7 +108,7 @@ impl BearerMiddleware {
     async fn retry_with_fresh_token(
         &self,
         rejected: (Response, BearerError),
-        retry: Option<Request>,
+        retry: Option<Box<Request>>,
         token: &AccessToken,
         extensions: &mut Extensions,
         next: Next<'_>,
@@ -126,7 +126,7 @@ impl BearerMiddleware {
             header::AUTHORIZATION,
             self.header.get(&fresh).map_err(fail)?,
         );
-        let resp = next.run(retry, extensions).await?;
+        let resp = next.run(*retry, extensions).await?;
         match rejected_token_in(resp.status(), resp.headers()) {
             Some(challenge) => Err(token_rejected(resp, challenge).await),
             None => check_scope(resp).await,
@@ -151,14 +151,20 @@ impl Middleware for BearerMiddleware {
             .await
             .map_err(|e| fail(e.into()))?
             .into_arc();
-        let retry = req.try_clone();
+        // Boxed: this future is allocated for every request, and with a second request
+        // inline it grows past 1 KiB, where glibc's malloc leaves its per-thread cache.
+        let retry = copy_request(&req).map(Box::new);
         req.headers_mut().insert(
             header::AUTHORIZATION,
             self.header.get(&tokens).map_err(fail)?,
         );
         let resp = next.clone().run(req, extensions).await?;
         let Some(challenge) = rejected_token_in(resp.status(), resp.headers()) else {
-            return check_scope(resp).await;
+            // Boxed, and only for a `403`: inline, it would grow every request's future.
+            return match resp.status() {
+                StatusCode::FORBIDDEN => Box::pin(check_scope(resp)).await,
+                _ => Ok(resp),
+            };
         };
         // Rare, and boxed so that the common path's future stays small.
         Box::pin(self.retry_with_fresh_token(
