@@ -208,8 +208,9 @@ pub(crate) fn to_http(request: reqwest::Request) -> Result<http::Request<Vec<u8>
 /// `Request::try_clone` builds and drops an empty extension map on every call, which was
 /// a third of what an authorized request adds to a bare one. Without a body (the usual API
 /// call) the copy is made here instead: reqwest keeps the extensions private and reads
-/// only its timeout from them, and that is copied. With a body, reqwest's own clone shares
-/// it without copying the bytes.
+/// only its timeout from them, and that is copied (an [`HttpClient`] that is not reqwest
+/// sees any others on the first attempt only). With a body, reqwest's own clone shares it
+/// without copying the bytes.
 pub(crate) fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
     if request.body().is_some() {
         return request.try_clone();
