@@ -40,9 +40,7 @@ pub trait HttpClient: Send + Sync + 'static {
         value: http::HeaderValue,
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
-        let mut copy = copy_of(request);
-        copy.headers_mut().insert(name, value);
-        self.send(copy, max_body)
+        self.send(copy_with_header(request, name, value), max_body)
     }
 
     /// Sends a request built with reqwest. [`ReqwestClient`](super::ReqwestClient) sends it
@@ -62,14 +60,20 @@ pub trait HttpClient: Send + Sync + 'static {
     }
 }
 
-/// A copy of a request, extensions included (`http::Request` is not `Clone`).
-pub(crate) fn copy_of(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+/// A copy of a request, extensions included (`http::Request` is not `Clone`), with the
+/// header `name` set to `value`.
+pub(crate) fn copy_with_header(
+    request: &http::Request<Vec<u8>>,
+    name: http::HeaderName,
+    value: http::HeaderValue,
+) -> http::Request<Vec<u8>> {
     let mut copy = http::Request::new(request.body().clone());
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
     *copy.version_mut() = request.version();
     *copy.headers_mut() = request.headers().clone();
     *copy.extensions_mut() = request.extensions().clone();
+    copy.headers_mut().insert(name, value);
     copy
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::http::{BoxFuture, HttpClient, HttpError, copy_of, display_url};
+use super::http::{BoxFuture, HttpClient, HttpError, copy_with_header, display_url};
 use crate::types::is_loopback_url;
 
 /// reqwest with rustls: one connection pool, shared by every clone.
@@ -357,9 +357,8 @@ impl HttpClient for ReqwestClient {
         max_body: usize,
     ) -> BoxFuture<'_, Result<http::Response<Bytes>, HttpError>> {
         if !request.extensions().is_empty() {
-            let mut copy = copy_of(request);
-            copy.headers_mut().insert(name, value);
-            return self.send(copy, max_body);
+            // Only `send`'s conversion carries extensions.
+            return self.send(copy_with_header(request, name, value), max_body);
         }
         let mut headers = request.headers().clone();
         headers.insert(name, value);
