@@ -67,6 +67,10 @@ pair("authorization URL (state + PKCE), ThreadRandom", "authorization_url", "aut
 pair("authorization URL, OsRandom (a syscall per draw)", "authorization_url", "authflow_os_random", "oauth2-rs", "oauth2-rs 5", 2000, 2)
 pair("parse a JSON token response", "token_response_json", "authflow", "oauth2-rs", "oauth2-rs 5", 1000, 2)
 pair("parse WWW-Authenticate, 2 challenges", "www_authenticate_2_challenges", "authflow", "none", "", 500, None)
+pair("DPoP proof, ES256 (create)", "dpop_proof", "create_es256", "none", "", 50000, None)
+pair("DPoP proof, EdDSA (create)", "dpop_proof", "create_eddsa", "none", "", 50000, None)
+pair("DPoP proof, ES256 (verify, resource server)", "dpop_proof", "verify_es256", "none", "", 200000, None)
+pair("DPoP proof, EdDSA (verify, resource server)", "dpop_proof", "verify_eddsa", "none", "", 200000, None)
 pair("cached TokenSource::token(), 1 thread", "cached_token", "authflow_1", "mutex-baseline_1", "mutex cache", 100, None)
 one, many = crit("cached_token", "authflow_1"), crit("cached_token", "authflow_64")
 if many:
@@ -93,6 +97,16 @@ for side, label in [("authflow", "`AuthorizedClient::send` (`http::Request`)"),
     w(f"| authorized request to a local endpoint, {label} | {float(t[side][0]) / 1e3:.2f} µs (p10 {float(t[side][1]) / 1e3:.2f}, p90 {float(t[side][2]) / 1e3:.2f}); "
       f"{ir.get(side, 0):,.0f} instructions | bare reqwest: {float(t['bare'][0]) / 1e3:.2f} µs; {ir.get('bare', 0):,.0f} instructions "
       f"| time {over_t:+.2f}% (median of per-round ratios, {t.get('rounds', ['?'])[0]}); instructions {over_i:+.2f}% | ≤ +3% | {verdict(ok)} |")
+for side, alg in [("dpop-es256", "ES256"), ("dpop-eddsa", "EdDSA")]:
+    base = "authflow-execute"
+    if side not in t or base not in t:
+        continue
+    # Same run, same client path; the only difference is the proof and the DPoP scheme.
+    over_t = (float(t[side][0]) / float(t[base][0]) - 1) * 100
+    over_i = (ir[side] / ir[base] - 1) * 100 if side in ir and ir.get(base) else float("nan")
+    w(f"| DPoP-bound authorized request ({alg} proof per request), `execute` | {float(t[side][0]) / 1e3:.2f} µs; {ir.get(side, 0):,.0f} instructions "
+      f"| bearer `execute`: {float(t[base][0]) / 1e3:.2f} µs; {ir.get(base, 0):,.0f} instructions "
+      f"| time {over_t:+.1f}%; instructions {over_i:+.1f}% | ≤ +10% | {verdict(over_t <= 10)} |")
 a = crit("flows", "loopback_login")
 if a:
     w(f"| full loopback login, embedded provider in process | {ns(a[0])} [{ns(a[1])}–{ns(a[2])}] | — | — | ≤ 10 ms | {verdict(a[0] <= 10e6)} |")

@@ -43,9 +43,29 @@ pub(crate) struct ClientArgs {
     /// Client secret (prefer AUTHFLOW_CLIENT_SECRET or a prompt: arguments show in `ps`).
     #[arg(long, env = "AUTHFLOW_CLIENT_SECRET", hide_env_values = true)]
     pub(crate) client_secret: Option<String>,
-    /// How the client authenticates [default: basic with a secret, none without].
+    /// How the client authenticates [default: basic with a secret, else private_key_jwt
+    /// with --client-key, else none].
     #[arg(long, value_enum)]
     pub(crate) auth_method: Option<AuthMethod>,
+    /// The client's private key, a PEM PKCS#8 file (P-256 or Ed25519): signs
+    /// private_key_jwt assertions and request objects. Profiles keep the path, not the key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_key: Option<std::path::PathBuf>,
+    /// The `kid` of the client key, as registered at the server.
+    #[arg(long, value_name = "KID")]
+    pub(crate) client_key_id: Option<String>,
+    /// Bind the tokens to a new DPoP key (RFC 9449), made for this login and kept with
+    /// the tokens: a stolen token is useless without it. --dpop=false turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub(crate) dpop: Option<bool>,
+    /// Push the authorization request to the server first (PAR, RFC 9126); used anyway
+    /// when the server requires it. --par=false turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub(crate) par: Option<bool>,
+    /// Send the authorization request as a request object (JAR, RFC 9101) signed with
+    /// --client-key. --request-object=false turns it off.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub(crate) request_object: Option<bool>,
     /// Scopes to ask for, space-separated.
     #[arg(long)]
     pub(crate) scope: Option<String>,
@@ -72,6 +92,11 @@ impl ClientArgs {
         self.issuer.is_some()
             || self.client_id.is_some()
             || self.auth_method.is_some()
+            || self.client_key.is_some()
+            || self.client_key_id.is_some()
+            || self.dpop.is_some()
+            || self.par.is_some()
+            || self.request_object.is_some()
             || self.scope.is_some()
             || self.redirect_uri.is_some()
             || !self.resources.is_empty()
@@ -89,7 +114,8 @@ pub(crate) enum Command {
     /// Print a valid access token (refreshed when needed), nothing else.
     #[command(after_help = commands::token::EXAMPLES)]
     Token,
-    /// Call an API with the access token: curl-like options, bearer header added.
+    /// Call an API with the access token: curl-like options, bearer header (or DPoP
+    /// header and proof) added.
     #[command(after_help = commands::curl::EXAMPLES)]
     Curl(commands::curl::CurlArgs),
     /// Show who is logged in, scopes, expiry and where tokens are kept.
@@ -104,6 +130,7 @@ pub(crate) enum Command {
     /// Show the OpenID Connect userinfo claims.
     Userinfo,
     /// Get a token with the client credentials grant and print it.
+    #[command(after_help = commands::client_credentials::EXAMPLES)]
     ClientCredentials(commands::client_credentials::ClientCredentialsArgs),
     /// Fetch and show an issuer's metadata.
     Discover(commands::discover::DiscoverArgs),

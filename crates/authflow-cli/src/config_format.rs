@@ -8,15 +8,30 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// How the client authenticates at the token endpoint.
+///
+/// The short names of the first releases (`basic`, `post`, `none`) stay what is written;
+/// the registered names (RFC 7591 §2) are read too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum AuthMethod {
     /// `client_secret_basic`.
+    #[serde(alias = "client_secret_basic")]
+    #[value(alias = "client_secret_basic")]
     Basic,
     /// `client_secret_post`.
+    #[serde(alias = "client_secret_post")]
+    #[value(alias = "client_secret_post")]
     Post,
     /// A public client: no secret.
     None,
+    /// `private_key_jwt` (RFC 7523): a JWT signed with the client key (--client-key).
+    #[serde(rename = "private_key_jwt")]
+    #[value(name = "private_key_jwt", alias = "private-key-jwt")]
+    PrivateKeyJwt,
+    /// `client_secret_jwt` (RFC 7523): a JWT signed (HS256) with the client secret.
+    #[serde(rename = "client_secret_jwt")]
+    #[value(name = "client_secret_jwt", alias = "client-secret-jwt")]
+    ClientSecretJwt,
 }
 
 /// One profile.
@@ -54,6 +69,27 @@ pub(crate) struct Profile {
     pub(crate) redirect_uri: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) extra_params: BTreeMap<String, String>,
+    /// Bind new tokens to a DPoP key (RFC 9449) made for each login.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) dpop: bool,
+    /// Push authorization requests (RFC 9126) even when the server does not require it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) par: bool,
+    /// Send authorization requests as request objects signed with the client key
+    /// (RFC 9101).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) request_object: bool,
+    /// The client's private key (PEM PKCS#8, P-256 or Ed25519): for `private_key_jwt` and
+    /// request objects. A path, never the key itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_key: Option<String>,
+    /// The `kid` to put in the headers of what the client key signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_key_id: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The whole file.

@@ -4,6 +4,7 @@ use std::io::IsTerminal as _;
 use std::sync::Arc;
 
 use authflow::client::{Endpoints, Error as ClientError, HttpClient, OAuthClient, ReqwestClient};
+use authflow::jose::{JwsAlgorithm, KeyError, SigningKey};
 use authflow::protocol::{ClientAuthentication, Credentials};
 use authflow::session::FileStore;
 use authflow::types::{
@@ -55,7 +56,7 @@ impl Ctx {
         };
         let mut secret_from_flag = None;
         if let Some(a) = args {
-            overlay(&mut profile, a);
+            overlay(&mut profile, a)?;
             secret_from_flag = a.client_secret.clone();
         }
         if profile.client_id.is_empty() {
@@ -114,13 +115,14 @@ impl Ctx {
 
     /// The credentials, resolving the secret: flag or `AUTHFLOW_CLIENT_SECRET`, then the
     /// profile's command, environment variable or value, then a prompt on a terminal.
-    pub(crate) fn credentials(&self) -> Result<Credentials, CliError> {
+    /// `key` is the client key, loaded by [`client_key`](Self::client_key).
+    fn credentials(&self, key: Option<&SigningKey>) -> Result<Credentials, CliError> {
         let id = ClientId::new(self.profile.client_id.as_str())?;
         let secret = self.secret()?;
-        let method = self.profile.auth_method.unwrap_or(if secret.is_some() {
-            AuthMethod::Basic
-        } else {
-            AuthMethod::None
+        let method = self.profile.auth_method.unwrap_or(match (&secret, key) {
+            (Some(_), _) => AuthMethod::Basic,
+            (None, Some(_)) => AuthMethod::PrivateKeyJwt,
+            (None, None) => AuthMethod::None,
         });
         let need =
             |secret: Option<ClientSecret>| secret.map(Ok).unwrap_or_else(|| self.prompt_secret());
@@ -132,7 +134,30 @@ impl Ctx {
             AuthMethod::Post => {
                 Credentials::new(id, ClientAuthentication::SecretPost(need(secret)?))
             }
+            AuthMethod::ClientSecretJwt => Credentials::secret_jwt(id, need(secret)?),
+            AuthMethod::PrivateKeyJwt => {
+                let key = key.ok_or_else(|| {
+                    CliError::config(format!(
+                        "profile `{}` uses private_key_jwt but has no client key; pass --client-key FILE",
+                        self.name
+                    ))
+                })?;
+                Credentials::private_key_jwt(id, Arc::new(key.clone()))
+            }
         })
+    }
+
+    /// The client key named by the profile, read from its file; the error names the file,
+    /// never its content.
+    pub(crate) fn client_key(&self) -> Result<Option<SigningKey>, CliError> {
+        let Some(path) = &self.profile.client_key else {
+            return Ok(None);
+        };
+        let key = load_client_key(std::path::Path::new(path))?;
+        Ok(Some(match &self.profile.client_key_id {
+            Some(kid) => key.with_key_id(kid.as_str()),
+            None => key,
+        }))
     }
 
     fn secret(&self) -> Result<Option<ClientSecret>, CliError> {
@@ -212,12 +237,40 @@ impl Ctx {
         })
     }
 
-    /// The OAuth client, by discovery when the profile has an issuer.
+    /// The OAuth client, by discovery when the profile has an issuer, for requests about
+    /// existing tokens (refresh, revoke, introspect, userinfo): a DPoP-bound set brings
+    /// its own key.
     pub(crate) async fn client(&self) -> Result<OAuthClient, ClientError> {
+        self.build_client(false).await
+    }
+
+    /// The OAuth client for a new grant (login, client credentials): with `dpop` in the
+    /// profile it holds a DPoP key made just now, which the new tokens are bound to and
+    /// kept with (the client never signs with a key it did not create).
+    pub(crate) async fn client_for_grant(&self) -> Result<OAuthClient, ClientError> {
+        self.build_client(true).await
+    }
+
+    async fn build_client(&self, new_grant: bool) -> Result<OAuthClient, ClientError> {
         let config = |e: CliError| ClientError::Config(e.message);
-        let builder = OAuthClient::builder(self.credentials().map_err(config)?)
+        let key = self.client_key().map_err(config)?;
+        let mut builder = OAuthClient::builder(self.credentials(key.as_ref()).map_err(config)?)
             .http_client(self.http().map_err(config)?)
-            .endpoints(self.explicit_endpoints().map_err(config)?);
+            .endpoints(self.explicit_endpoints().map_err(config)?)
+            .pushed_authorization(self.profile.par);
+        if self.profile.request_object {
+            let key = key.ok_or_else(|| {
+                ClientError::Config(
+                    "--request-object signs with the client key; pass --client-key FILE".into(),
+                )
+            })?;
+            builder = builder.request_object_signer(Arc::new(key));
+        }
+        if new_grant && self.profile.dpop {
+            let key = SigningKey::generate(JwsAlgorithm::ES256)
+                .map_err(|e| ClientError::Config(format!("DPoP: {e}")))?;
+            builder = builder.dpop(key);
+        }
         match self.issuer().map_err(config)? {
             Some(issuer) => builder.discover(&issuer).await,
             None => builder.build(),
@@ -254,8 +307,20 @@ impl Ctx {
     }
 }
 
+/// Reads a client key file (`--client-key`): a configuration error naming the file, never
+/// showing its content.
+pub(crate) fn load_client_key(path: &std::path::Path) -> Result<SigningKey, CliError> {
+    SigningKey::load_pem_file(path).map_err(|e| {
+        let shown = path.display();
+        CliError::config(match e {
+            KeyError::Read { source, .. } => format!("cannot read client key {shown}: {source}"),
+            other => format!("client key {shown}: {other}"),
+        })
+    })
+}
+
 /// Lays command-line options over a profile.
-pub(crate) fn overlay(p: &mut Profile, a: &ClientArgs) {
+pub(crate) fn overlay(p: &mut Profile, a: &ClientArgs) -> Result<(), CliError> {
     if let Some(v) = &a.issuer {
         p.issuer = Some(v.clone());
     }
@@ -264,6 +329,30 @@ pub(crate) fn overlay(p: &mut Profile, a: &ClientArgs) {
     }
     if let Some(v) = a.auth_method {
         p.auth_method = Some(v);
+    }
+    if let Some(v) = &a.client_key {
+        // Absolute, so that the saved profile works from any directory.
+        let abs = std::path::absolute(v)
+            .map_err(|e| CliError::config(format!("--client-key {}: {e}", v.display())))?;
+        let text = abs.into_os_string().into_string().map_err(|_| {
+            CliError::config(format!(
+                "--client-key {}: the path is not UTF-8",
+                v.display()
+            ))
+        })?;
+        p.client_key = Some(text);
+    }
+    if let Some(v) = &a.client_key_id {
+        p.client_key_id = Some(v.clone());
+    }
+    if let Some(v) = a.dpop {
+        p.dpop = v;
+    }
+    if let Some(v) = a.par {
+        p.par = v;
+    }
+    if let Some(v) = a.request_object {
+        p.request_object = v;
     }
     if let Some(v) = &a.scope {
         p.scope = Some(v.clone());
@@ -285,4 +374,5 @@ pub(crate) fn overlay(p: &mut Profile, a: &ClientArgs) {
     if let Some(v) = &a.authorization_endpoint {
         p.authorization_endpoint = Some(v.clone());
     }
+    Ok(())
 }

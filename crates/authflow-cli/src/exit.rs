@@ -101,16 +101,7 @@ impl fmt::Display for CliError {
 
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
-        let code = match &e {
-            ClientError::Http(_) => Code::Network,
-            ClientError::OAuth { .. } => Code::OAuth,
-            ClientError::Callback(_) => Code::Flow,
-            ClientError::Config(_) | ClientError::InvalidValue(_) | ClientError::Discovery(_) => {
-                Code::Config
-            }
-            _ => Code::Failure,
-        };
-        Self::new(code, e.to_string())
+        Self::from_client_ref(&e)
     }
 }
 
@@ -135,11 +126,16 @@ impl From<SessionError> for CliError {
 }
 
 impl CliError {
+    /// The same code whether the client error came straight or through a token source
+    /// (a refresh that needed the client key, for instance).
     fn from_client_ref(e: &ClientError) -> Self {
         let code = match e {
             ClientError::Http(_) => Code::Network,
             ClientError::OAuth { .. } => Code::OAuth,
             ClientError::Callback(_) => Code::Flow,
+            ClientError::Config(_) | ClientError::InvalidValue(_) | ClientError::Discovery(_) => {
+                Code::Config
+            }
             _ => Code::Failure,
         };
         Self::new(code, e.to_string())

@@ -69,3 +69,11 @@ pub(crate) fn unix(t: Option<SystemTime>) -> serde_json::Value {
         .map(|d| serde_json::Value::from(d.as_secs()))
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// The thumbprint of the key a token set is bound to (DPoP), when it is.
+pub(crate) fn dpop_jkt(t: &authflow::session::TokenSet) -> Option<String> {
+    t.dpop
+        .as_ref()
+        .filter(|_| t.is_dpop_bound())
+        .map(|p| p.thumbprint().to_owned())
+}

@@ -9,11 +9,21 @@
 //! [profiles.work]
 //! issuer = "https://login.example.com"
 //! client_id = "my-app"
-//! auth_method = "basic"                    # basic | post | none
+//! auth_method = "basic"                    # basic | post | none | private_key_jwt | client_secret_jwt
 //! client_secret_env = "WORK_CLIENT_SECRET" # or client_secret_command = "pass show work"
 //! redirect_uri = "http://127.0.0.1:8765/callback"
 //! resources = ["https://api.example.com/"]
 //! extra_params = { audience = "https://api.example.com" }
+//!
+//! [profiles.fapi]
+//! issuer = "https://as.example.com"
+//! client_id = "my-service"
+//! auth_method = "private_key_jwt"          # or "client_secret_jwt" with a secret source
+//! client_key = "/home/me/.config/my-service/key.pem"  # a path; PEM PKCS#8, P-256 or Ed25519
+//! client_key_id = "key-1"
+//! dpop = true                              # tokens bound to a key made at each login
+//! par = true                               # push authorization requests (RFC 9126)
+//! request_object = true                    # sign them with the client key (RFC 9101)
 //! ```
 
 use std::io::Write as _;
@@ -106,5 +116,67 @@ mod tests {
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, c);
         assert!(text.contains("auth_method = \"none\""), "{text}");
+        // Nothing new is written for a profile that uses nothing new.
+        for key in ["dpop", "par", "request_object", "client_key"] {
+            assert!(!text.contains(key), "{key} in {text}");
+        }
+    }
+
+    #[test]
+    fn modern_settings_round_trip() {
+        let mut c = Config::default();
+        for (name, method) in [
+            ("pk", AuthMethod::PrivateKeyJwt),
+            ("sj", AuthMethod::ClientSecretJwt),
+        ] {
+            c.profiles.insert(
+                name.into(),
+                Profile {
+                    issuer: Some("https://as.example".into()),
+                    client_id: "svc".into(),
+                    auth_method: Some(method),
+                    client_key: Some("/keys/svc.pem".into()),
+                    client_key_id: Some("key-1".into()),
+                    dpop: true,
+                    par: true,
+                    request_object: true,
+                    ..Profile::default()
+                },
+            );
+        }
+        let text = toml::to_string_pretty(&c).unwrap();
+        for line in [
+            "auth_method = \"private_key_jwt\"",
+            "auth_method = \"client_secret_jwt\"",
+            "client_key = \"/keys/svc.pem\"",
+            "client_key_id = \"key-1\"",
+            "dpop = true",
+            "par = true",
+            "request_object = true",
+        ] {
+            assert!(text.contains(line), "{line} missing in {text}");
+        }
+        assert_eq!(Config::parse(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn configs_of_earlier_releases_still_read() {
+        let old = "[profiles.default]\nissuer = \"http://127.0.0.1:8080\"\nclient_id = \"cli\"\n\
+                   auth_method = \"post\"\nclient_secret_env = \"S\"\n";
+        let c = Config::parse(old).unwrap();
+        let p = c.profile("default").unwrap();
+        assert_eq!(p.auth_method, Some(AuthMethod::Post));
+        assert!(!p.dpop && !p.par && !p.request_object);
+        assert_eq!(p.client_key, None);
+        // The registered names read as the short ones.
+        let c = Config::parse(
+            "[profiles.a]\nclient_id = \"x\"\nauth_method = \"client_secret_basic\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.profile("a").unwrap().auth_method, Some(AuthMethod::Basic));
+        // A misspelt method is an error naming its line.
+        let e = Config::parse("[profiles.a]\nclient_id = \"x\"\nauth_method = \"private-key\"\n")
+            .unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
     }
 }

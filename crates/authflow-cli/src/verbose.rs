@@ -25,6 +25,8 @@ const SECRET_KEYS: &[&str] = &[
     "device_code",
     "state",
     "nonce",
+    // A signed request object (RFC 9101): it carries state, nonce and the PKCE challenge.
+    "request",
 ];
 
 const MASK: &str = "‹redacted›";
@@ -100,7 +102,8 @@ fn mask_header(name: &str, value: &http::HeaderValue) -> String {
             let scheme = v.split(' ').next().unwrap_or("");
             format!("{scheme} {MASK}")
         }
-        "cookie" | "set-cookie" => MASK.to_owned(),
+        // A DPoP proof (RFC 9449) can be replayed at its URL until it expires.
+        "cookie" | "set-cookie" | "dpop" => MASK.to_owned(),
         "location" => mask_url(v),
         _ => v.to_owned(),
     }
@@ -199,5 +202,26 @@ mod tests {
         let shown = describe_response(&resp, std::time::Duration::ZERO);
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("3600"), "{shown}");
+    }
+
+    #[test]
+    fn proofs_assertions_and_request_objects_are_masked() {
+        let req = http::Request::post("http://127.0.0.1:1/par")
+            .header("authorization", "DPoP SECRET1")
+            .header("dpop", "eyJ0eXAiOiJkcG9wK2p3dCJ9.SECRET2.sig")
+            .body(b"client_id=app&request=eyJ.SECRET3.sig&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJ.SECRET4.sig".to_vec())
+            .unwrap();
+        let shown = describe_request(&req);
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("> authorization: DPoP ‹redacted›"),
+            "{shown}"
+        );
+        assert!(shown.contains("client_id=app"), "{shown}");
+        let url = mask_url("http://127.0.0.1:1/authorize?client_id=app&request=eyJ.SECRET5.sig");
+        assert!(
+            !url.contains("SECRET") && url.contains("client_id=app"),
+            "{url}"
+        );
     }
 }

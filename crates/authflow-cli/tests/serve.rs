@@ -138,3 +138,56 @@ fn bad_config_names_the_line_and_fails() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 5"), "{err}");
 }
+
+#[test]
+fn serve_require_par_and_dpop_nonce_flags() {
+    let (_child, addr, lines) = serve(&[
+        "--port",
+        "0",
+        "--auto-approve",
+        "alice",
+        "--require-par",
+        "--dpop-nonce",
+    ]);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("PAR required") && text.contains("DPoP nonces required"),
+        "{text}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let v: serde_json::Value =
+            reqwest::get(format!("{addr}/.well-known/oauth-authorization-server"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(v["require_pushed_authorization_requests"], true);
+        assert_eq!(v["pushed_authorization_request_endpoint"], format!("{addr}/par"));
+        // Token responses offer a nonce when nonces are required.
+        let resp = reqwest::Client::new()
+            .post(format!("{addr}/token"))
+            .basic_auth("demo-service", Some("demo-service-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("dpop-nonce").is_some());
+        // A front-channel request without request_uri is refused.
+        let resp = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(format!(
+                "{addr}/authorize?response_type=code&client_id=demo-web&redirect_uri=http%3A%2F%2F127.0.0.1%3A3000%2Fcallback"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.contains("error=invalid_request"), "{location}");
+        assert!(!location.contains("code="), "{location}");
+    });
+}

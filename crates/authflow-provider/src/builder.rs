@@ -15,6 +15,8 @@ pub const MAX_CODE_TTL: Duration = Duration::from_secs(60);
 
 /// The default minimum time between device-code polls (RFC 8628 §3.2).
 pub const DEFAULT_DEVICE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a pushed authorization request's `request_uri` lives by default.
+pub const DEFAULT_PAR_TTL: Duration = Duration::from_secs(60);
 /// How long a device authorization (device code and user code) lives.
 pub const DEVICE_CODE_TTL: Duration = Duration::from_secs(600);
 
@@ -62,6 +64,9 @@ pub struct ProviderBuilder {
     key: Option<SigningKey>,
     id_key: Option<IdTokenKey>,
     device_interval: Duration,
+    dpop_nonce: bool,
+    require_par: bool,
+    par_ttl: Duration,
 }
 
 impl Default for ProviderBuilder {
@@ -78,6 +83,9 @@ impl Default for ProviderBuilder {
             key: None,
             id_key: None,
             device_interval: DEFAULT_DEVICE_INTERVAL,
+            dpop_nonce: false,
+            require_par: false,
+            par_ttl: DEFAULT_PAR_TTL,
         }
     }
 }
@@ -158,6 +166,31 @@ impl ProviderBuilder {
         self
     }
 
+    /// Require a server nonce in DPoP proofs (RFC 9449 §8; default off). A proof without
+    /// a current one gets `400 use_dpop_nonce` with a `DPoP-Nonce` header, and every
+    /// token and PAR response carries a fresh nonce.
+    pub fn dpop_nonce(mut self, yes: bool) -> Self {
+        self.dpop_nonce = yes;
+        self
+    }
+
+    /// Accept at `/authorize` only requests pushed to `/par` first, for every client
+    /// (RFC 9126 §5; default off). [`ClientConfig::require_pushed_authorization_requests`]
+    /// does it for one client.
+    ///
+    /// [`ClientConfig::require_pushed_authorization_requests`]: crate::ClientConfig::require_pushed_authorization_requests
+    pub fn require_pushed_authorization_requests(mut self, yes: bool) -> Self {
+        self.require_par = yes;
+        self
+    }
+
+    /// How long a pushed request's `request_uri` may be used (RFC 9126 `expires_in`), from
+    /// 1 s to 600 s (default 60 s).
+    pub fn par_ttl(mut self, ttl: Duration) -> Self {
+        self.par_ttl = ttl;
+        self
+    }
+
     /// Checks everything and builds the provider.
     pub fn build(self) -> Result<Provider, BuildError> {
         let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
@@ -183,6 +216,12 @@ impl ProviderBuilder {
             "1 year",
         )?;
         let code_ttl = secs(self.code_ttl, "the code lifetime", MAX_CODE_TTL, "60 s")?;
+        let par_ttl = secs(
+            self.par_ttl,
+            "the request_uri lifetime",
+            Duration::from_secs(600),
+            "600 s",
+        )?;
         if self.device_interval.subsec_nanos() != 0 {
             return Err(BuildError::Lifetime {
                 what: "the device polling interval (whole seconds)",
@@ -230,6 +269,9 @@ impl ProviderBuilder {
                 device_ttl: DEVICE_CODE_TTL.as_secs(),
                 auto_approve: self.auto_approve,
                 quirks: self.quirks,
+                dpop_nonce: self.dpop_nonce,
+                require_par: self.require_par,
+                par_ttl,
             },
         );
         Ok(Provider {

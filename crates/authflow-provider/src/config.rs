@@ -7,6 +7,8 @@
 //! code_ttl = "60s"                    # at most 60 s
 //! auto_approve = "alice"              # optional: skip login and consent
 //! demo = false                        # also load the built-in demo clients and users
+//! dpop_nonce = false                  # DPoP proofs need a server nonce (RFC 9449 §8)
+//! require_pushed_authorization_requests = false  # /authorize only after /par (RFC 9126)
 //!
 //! [[clients]]
 //! id = "my-app"
@@ -20,6 +22,27 @@
 //! resources = ["https://api.example.test/"]  # RFC 8707 resources (access token `aud`)
 //! introspect_any = false              # true: a resource server that may introspect
 //!                                     # every client's tokens (default: only its own)
+//!
+//! [[clients]]
+//! id = "signed-app"
+//! type = "confidential"               # no secret: it authenticates with its keys
+//! token_endpoint_auth_method = "private_key_jwt"  # or client_secret_basic (default with
+//!                                     # a secret), client_secret_post, client_secret_jwt
+//! jwks_file = "signed-app.jwks.json"  # public keys; relative to this file. Or inline:
+//!                                     # jwks = '{"keys": [...]}' (JSON text or a table)
+//! redirect_uris = ["https://app.example/cb"]
+//! require_pushed_authorization_requests = true  # this client only through /par
+//! require_signed_request_object = true          # parameters only in a `request` JWT
+//! dpop_bound_access_tokens = true               # DPoP proof required at /token
+//!
+//! # client_secret_jwt: the secret (at least 32 bytes) is kept in clear in memory, since
+//! # HMAC needs it; with any other method only its SHA-256 digest is kept.
+//! [[clients]]
+//! id = "hmac-app"
+//! type = "confidential"
+//! secret = "a-shared-secret-of-at-least-32-bytes"
+//! token_endpoint_auth_method = "client_secret_jwt"
+//! grants = ["client_credentials"]
 //!
 //! [[users]]
 //! username = "carol"
@@ -35,7 +58,7 @@
 //! registration errors (a public client with a secret, a duplicate id) through the span
 //! of the offending entry.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri, ResourceIndicator, Scope};
@@ -44,7 +67,9 @@ use toml::Spanned;
 
 use crate::builder::ProviderBuilder;
 use crate::quirks::Quirks;
-use crate::registry::{ClientConfig, ClientKind, GrantType, Registry, UserConfig};
+use crate::registry::{
+    ClientConfig, ClientKind, GrantType, Registry, TokenEndpointAuthMethod, UserConfig,
+};
 
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +123,10 @@ pub struct ProviderConfig {
     pub users: Vec<UserConfig>,
     /// Quirks.
     pub quirks: Quirks,
+    /// DPoP proofs need a server nonce.
+    pub dpop_nonce: bool,
+    /// `/authorize` accepts only pushed requests, for every client.
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ProviderConfig {
@@ -116,11 +145,16 @@ impl ProviderConfig {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::parse_in(&text, &path.display().to_string(), path.parent())
     }
 
-    /// Parses and checks TOML text; `path` only names the source in errors.
+    /// Parses and checks TOML text; `path` only names the source in errors. A relative
+    /// `jwks_file` is read relative to the current directory.
     pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        Self::parse_in(text, path, None)
+    }
+
+    fn parse_in(text: &str, path: &str, dir: Option<&Path>) -> Result<Self, ConfigError> {
         let file: File = toml::from_str(text).map_err(|e| ConfigError::Toml {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
@@ -144,14 +178,21 @@ impl ProviderConfig {
         for entry in file.clients {
             let span = entry.id.span();
             let id = entry.id.into_inner();
+            let keyed = entry.jwks.is_some() || entry.jwks_file.is_some();
             let mut c = match (entry.kind, entry.secret) {
                 (ClientKind::Confidential, Some(secret)) => ClientConfig::confidential(id, secret),
                 (ClientKind::Public, None) => ClientConfig::public(id),
                 (ClientKind::Public, Some(_)) => {
                     return Err(invalid(span, "a public client has no secret".into()));
                 }
+                // Without a secret, a confidential client authenticates with its keys.
+                (_, None) if keyed => ClientConfig::private_key_jwt(id),
                 (_, None) => {
-                    return Err(invalid(span, "a confidential client needs a secret".into()));
+                    return Err(invalid(
+                        span,
+                        "a confidential client needs a secret (or a jwks for private_key_jwt)"
+                            .into(),
+                    ));
                 }
             };
             for uri in entry.redirect_uris {
@@ -164,6 +205,46 @@ impl ProviderConfig {
             for r in entry.resources {
                 c = c.resource(r);
             }
+            if let Some(m) = entry.token_endpoint_auth_method {
+                c = c.token_endpoint_auth_method(m);
+            }
+            let jwks = match (entry.jwks, entry.jwks_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        span,
+                        "give either jwks or jwks_file, not both".into(),
+                    ));
+                }
+                (Some(inline), None) => {
+                    Some(jwks_value(inline).map_err(|m| invalid(span.clone(), m))?)
+                }
+                (None, Some(file)) => {
+                    let fspan = file.span();
+                    let file = file.into_inner();
+                    let file = match dir {
+                        Some(d) if file.is_relative() => d.join(file),
+                        _ => file,
+                    };
+                    let text = std::fs::read_to_string(&file).map_err(|e| {
+                        invalid(
+                            fspan.clone(),
+                            format!("cannot read jwks_file {}: {e}", file.display()),
+                        )
+                    })?;
+                    Some(
+                        jwks_value(serde_json::Value::String(text))
+                            .map_err(|m| invalid(fspan, m))?,
+                    )
+                }
+                (None, None) => None,
+            };
+            if let Some(jwks) = jwks {
+                c = c.jwks(jwks);
+            }
+            c = c
+                .require_pushed_authorization_requests(entry.require_pushed_authorization_requests)
+                .require_signed_request_object(entry.require_signed_request_object)
+                .dpop_bound_access_tokens(entry.dpop_bound_access_tokens);
             check
                 .add_client(c.clone())
                 .map_err(|e| invalid(span.clone(), e.to_string()))?;
@@ -202,6 +283,8 @@ impl ProviderConfig {
         out.code_ttl = file.code_ttl.map(|d| d.0);
         out.auto_approve = file.auto_approve.map(Spanned::into_inner);
         out.quirks = file.quirks;
+        out.dpop_nonce = file.dpop_nonce;
+        out.require_pushed_authorization_requests = file.require_pushed_authorization_requests;
         Ok(out)
     }
 
@@ -229,6 +312,13 @@ impl ProviderConfig {
         for u in self.users {
             b = b.user(u);
         }
+        // The switches only turn things on: a flag may have done so already.
+        if self.dpop_nonce {
+            b = b.dpop_nonce(true);
+        }
+        if self.require_pushed_authorization_requests {
+            b = b.require_pushed_authorization_requests(true);
+        }
         b.quirks(self.quirks)
     }
 }
@@ -248,6 +338,16 @@ impl<'de> Deserialize<'de> for Ttl {
         humantime::parse_duration(&s).map(Ttl).map_err(|e| {
             serde::de::Error::custom(format!("invalid duration `{s}`: {e} (e.g. 30s, 10m, 1h)"))
         })
+    }
+}
+
+/// A JWKS given inline: JSON text, or a TOML table of the same shape.
+fn jwks_value(v: serde_json::Value) -> Result<serde_json::Value, String> {
+    match v {
+        serde_json::Value::String(text) => {
+            serde_json::from_str(&text).map_err(|e| format!("the jwks is not valid JSON: {e}"))
+        }
+        other => Ok(other),
     }
 }
 
@@ -272,6 +372,10 @@ struct File {
     users: Vec<UserEntry>,
     #[serde(default)]
     quirks: Quirks,
+    #[serde(default)]
+    dpop_nonce: bool,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +394,15 @@ struct ClientEntry {
     introspect_any: bool,
     #[serde(default)]
     resources: Vec<ResourceIndicator>,
+    token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    jwks: Option<serde_json::Value>,
+    jwks_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    require_signed_request_object: bool,
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +496,71 @@ no_iss_on_redirect = true
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn keys_methods_and_switches() {
+        use authflow::jose::{JwsAlgorithm, SigningKey};
+        let key = SigningKey::generate(JwsAlgorithm::ES256).unwrap();
+        let jwks = serde_json::json!({"keys": [key.public_jwk().to_object(Some("k1"), None)]});
+        let dir = std::env::temp_dir().join(format!("authflow-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keys.json"), jwks.to_string()).unwrap();
+        let text = format!(
+            r#"issuer = "http://127.0.0.1:9999"
+dpop_nonce = true
+require_pushed_authorization_requests = true
+
+[[clients]]
+id = "inline"
+type = "confidential"
+jwks = '{jwks}'
+grants = ["client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"]
+dpop_bound_access_tokens = true
+
+[[clients]]
+id = "file"
+type = "public"
+jwks_file = "keys.json"
+redirect_uris = ["http://127.0.0.1/cb"]
+require_signed_request_object = true
+require_pushed_authorization_requests = true
+
+[[clients]]
+id = "hmac"
+type = "confidential"
+secret = "0123456789abcdef0123456789abcdef"
+token_endpoint_auth_method = "client_secret_jwt"
+grants = ["client_credentials"]
+"#
+        );
+        let path = dir.join("p.toml");
+        std::fs::write(&path, &text).unwrap();
+        let c = ProviderConfig::from_file(&path).unwrap();
+        assert!(c.dpop_nonce && c.require_pushed_authorization_requests);
+        let built = Provider::builder_from(ProviderConfig::from_file(&path).unwrap()).build();
+        assert!(built.is_ok(), "{:?}", built.err());
+        assert_eq!(
+            c.clients[0].auth_method(),
+            Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+        );
+        assert!(c.clients[0].jwks.is_some() && c.clients[0].dpop_bound_access_tokens);
+        assert!(c.clients[1].jwks.is_some() && c.clients[1].require_signed_request_object);
+        assert_eq!(
+            c.clients[2].auth_method(),
+            Some(TokenEndpointAuthMethod::ClientSecretJwt)
+        );
+        // Relative to the current directory when only text is parsed: not found here.
+        let e = ProviderConfig::parse(&text, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 15") && e.contains("jwks_file"), "{e}");
+        let short = text.replace("0123456789abcdef0123456789abcdef", "short");
+        let path = dir.join("short.toml");
+        std::fs::write(&path, short).unwrap();
+        let e = ProviderConfig::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("line 21") && e.contains("32 bytes"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

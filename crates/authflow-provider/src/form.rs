@@ -98,6 +98,15 @@ impl Params {
         Ok(Self(out))
     }
 
+    /// Parameters from name–value pairs whose names are already distinct (the members of
+    /// a JSON object); at most [`MAX_PARAMS`].
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, FormError> {
+        if pairs.len() > MAX_PARAMS {
+            return Err(FormError::TooMany);
+        }
+        Ok(Self(pairs))
+    }
+
     /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -335,6 +335,21 @@ pub(crate) struct AccessClaims<'a> {
     pub gid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation<'a>>,
+}
+
+/// `cnf` of a DPoP-bound token: the RFC 7638 thumbprint of the key.
+#[derive(Debug, Serialize)]
+pub(crate) struct Confirmation<'a> {
+    pub jkt: &'a str,
+}
+
+/// `cnf` of a verified token.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct VerifiedConfirmation {
+    pub jkt: String,
 }
 
 /// The claims of a verified access token.
@@ -353,6 +368,8 @@ pub(crate) struct VerifiedClaims {
     pub gid: Option<String>,
     #[serde(default)]
     pub auth_time: Option<u64>,
+    #[serde(default)]
+    pub cnf: Option<VerifiedConfirmation>,
     pub iss: String,
     pub aud: String,
 }
@@ -401,6 +418,7 @@ mod tests {
             jti: "j",
             gid: None,
             auth_time: None,
+            cnf: None,
         }
     }
 

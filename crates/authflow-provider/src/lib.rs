@@ -8,7 +8,9 @@
 //! OpenID Connect ID tokens signed with RS256. It also speaks the device authorization
 //! grant (RFC 8628, with a `/device` verification page), token exchange (RFC 8693) and
 //! resource indicators (RFC 8707), and validates its own `/api/*` tokens with
-//! [`authflow::resource::ResourceServer`].
+//! [`authflow::resource::ResourceServer`]. Clients may authenticate with
+//! `private_key_jwt` or `client_secret_jwt` (RFC 7523), push their authorization requests
+//! (PAR, RFC 9126), sign them (JAR, RFC 9101), and get DPoP-bound tokens (RFC 9449).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,27 +29,35 @@
 //! server-rendered HTML pages (no JavaScript). With it, `/authorize` answers at once for
 //! the given user (or the known user named by `login_hint`), which is what tests want.
 
+mod authz_request;
 mod builder;
 mod client_auth;
+mod client_keys;
 pub mod config;
 pub mod demo;
 mod device_store;
+mod dpop;
 mod endpoints;
 mod errors;
 mod form;
 mod hashing;
 mod jwt;
 mod pages;
+mod par_store;
 mod provider;
 mod quirks;
 mod redirect;
 mod registry;
+mod replay;
+mod request_object;
 mod store;
 mod time;
 mod user_code;
 
-pub use builder::{BuildError, DEFAULT_DEVICE_INTERVAL, DEVICE_CODE_TTL, ProviderBuilder};
+pub use builder::{
+    BuildError, DEFAULT_DEVICE_INTERVAL, DEFAULT_PAR_TTL, DEVICE_CODE_TTL, ProviderBuilder,
+};
 pub use jwt::{IdTokenKey, KeyError, SigningKey};
 pub use provider::Provider;
 pub use quirks::{Quirk, Quirks};
-pub use registry::{ClientConfig, ClientKind, GrantType, UserConfig};
+pub use registry::{ClientConfig, ClientKind, GrantType, TokenEndpointAuthMethod, UserConfig};

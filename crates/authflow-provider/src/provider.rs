@@ -10,14 +10,21 @@ use bytes::Bytes;
 
 use crate::builder::ProviderBuilder;
 use crate::device_store::DeviceStore;
+use crate::dpop::Dpop;
 use crate::endpoints::{
-    authorize, device_authorization, device_page, discovery, introspect, resource, revoke, token,
-    userinfo,
+    authorize, device_authorization, device_page, discovery, introspect, par, resource, revoke,
+    token, userinfo,
 };
 use crate::jwt::{IdTokenKey, SigningKey};
+use crate::par_store::ParStore;
 use crate::quirks::Quirks;
 use crate::registry::Registry;
+use crate::replay::ReplayCache;
 use crate::store::Store;
+
+/// The most client assertion and JWT-bearer `jti`s remembered at once (each for at most
+/// five minutes).
+const MAX_ASSERTIONS: usize = 100_000;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -91,6 +98,10 @@ impl Provider {
                 post(token::token).fallback(crate::endpoints::method_not_allowed),
             )
             .route(
+                "/par",
+                post(par::par).fallback(crate::endpoints::method_not_allowed),
+            )
+            .route(
                 "/revoke",
                 post(revoke::revoke).fallback(crate::endpoints::method_not_allowed),
             )
@@ -121,6 +132,12 @@ pub(crate) struct Settings {
     pub device_ttl: u64,
     pub auto_approve: Option<String>,
     pub quirks: Quirks,
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
+    /// `/authorize` accepts only pushed requests (RFC 9126 §5), for every client.
+    pub require_par: bool,
+    /// How long a pushed request waits, in seconds.
+    pub par_ttl: u64,
 }
 
 /// Precomputed JSON documents.
@@ -148,6 +165,16 @@ pub(crate) struct Shared {
     pub audiences: Vec<String>,
     pub settings: Settings,
     pub docs: Documents,
+    /// `jti`s of client assertions and JWT-bearer grant assertions (RFC 7523 §3).
+    pub replay: ReplayCache,
+    /// DPoP nonces and proof `jti`s.
+    pub dpop: Dpop,
+    /// Pushed authorization requests (RFC 9126).
+    pub par: ParStore,
+    /// The token endpoint's URL, a DPoP proof's `htu` there.
+    pub token_url: url::Url,
+    /// The PAR endpoint's URL.
+    pub par_url: url::Url,
 }
 
 pub(crate) type State = axum::extract::State<Arc<Shared>>;
@@ -162,10 +189,25 @@ impl Shared {
     ) -> Self {
         let issuer_str = issuer.as_issuer_str().to_owned();
         let docs = discovery::documents(&issuer, &registry, &key, &id_key, &settings);
-        let resource_server = resource::resource_server(&issuer, &key);
+        let dpop = Dpop::new(settings.dpop_nonce);
+        // One nonce source for /token, /par and /api/*, so a client's nonce is good at each.
+        let resource_server = resource::resource_server(&issuer, &key, dpop.nonces.clone());
         let mut audiences = vec![issuer_str.clone()];
         audiences.extend(registry.resources());
+        // The issuer is a valid URL, so these are too; joining cannot fail.
+        let endpoint = |path| {
+            issuer
+                .as_url()
+                .join(path)
+                .unwrap_or_else(|_| issuer.as_url().clone())
+        };
+        let (token_url, par_url) = (endpoint("/token"), endpoint("/par"));
         Self {
+            replay: ReplayCache::new(MAX_ASSERTIONS),
+            dpop,
+            par: ParStore::default(),
+            token_url,
+            par_url,
             id_key,
             store: Store::new(settings.access_ttl),
             devices: DeviceStore::default(),

@@ -8,7 +8,46 @@ use authflow::types::{ClientId, ClientSecret, RedirectUri, ResourceIndicator, Sc
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::client_keys::{ClientKey, HmacSecret, parse_jwks};
 use crate::hashing::{Digest, PasswordHash, sha256};
+
+/// How a client authenticates where clients authenticate (token, PAR, revocation,
+/// introspection, device authorization): RFC 7591 §2 `token_endpoint_auth_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with the client secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// The client secret in the form body.
+    ClientSecretPost,
+    /// An HS256 JWT keyed with the client secret (RFC 7523). The provider then keeps the
+    /// secret in clear in memory, which it does for no other method.
+    ClientSecretJwt,
+    /// A JWT signed with a key from the client's registered JWKS (RFC 7523).
+    PrivateKeyJwt,
+    /// A public client that only names itself.
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    /// The registered name, as in metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for TokenEndpointAuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -39,6 +78,10 @@ pub enum GrantType {
     /// clients only.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1): an assertion signed
+    /// with one of the client's registered keys names the user. Needs a JWKS.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
 }
 
 impl GrantType {
@@ -50,6 +93,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::DeviceCode => authflow::protocol::device::DEVICE_CODE_GRANT,
             GrantType::TokenExchange => TOKEN_EXCHANGE_GRANT,
+            GrantType::JwtBearer => authflow::protocol::client_assertion::JWT_BEARER_GRANT,
         }
     }
 }
@@ -69,6 +113,11 @@ pub struct ClientConfig {
     pub(crate) scope: Scope,
     pub(crate) introspect_any: bool,
     pub(crate) resources: Vec<ResourceIndicator>,
+    pub(crate) auth_method: Option<TokenEndpointAuthMethod>,
+    pub(crate) jwks: Option<serde_json::Value>,
+    pub(crate) require_par: bool,
+    pub(crate) require_signed_request_object: bool,
+    pub(crate) dpop_bound_access_tokens: bool,
 }
 
 impl ClientConfig {
@@ -83,7 +132,60 @@ impl ClientConfig {
             scope: Scope::empty(),
             introspect_any: false,
             resources: Vec::new(),
+            auth_method: None,
+            jwks: None,
+            require_par: false,
+            require_signed_request_object: false,
+            dpop_bound_access_tokens: false,
         }
+    }
+
+    /// A confidential client without a secret that authenticates with `private_key_jwt`:
+    /// give it keys with [`ClientConfig::jwks`].
+    pub fn private_key_jwt(id: ClientId) -> Self {
+        Self {
+            kind: ClientKind::Confidential,
+            auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            ..Self::public(id)
+        }
+    }
+
+    /// The one way the client may authenticate (RFC 7591 `token_endpoint_auth_method`).
+    /// Default: `none` for public clients, `client_secret_basic` or `client_secret_post`
+    /// for confidential ones with a secret, `private_key_jwt` for confidential ones with
+    /// only a JWKS. `client_secret_jwt` needs a secret of at least 32 bytes, which the
+    /// provider then keeps in clear (HMAC needs it); every other secret is kept hashed.
+    pub fn token_endpoint_auth_method(mut self, method: TokenEndpointAuthMethod) -> Self {
+        self.auth_method = Some(method);
+        self
+    }
+
+    /// The client's public keys, a JWK set (`{"keys": [...]}`): for `private_key_jwt`,
+    /// signed request objects (RFC 9101) and the JWT-bearer grant. Checked when the
+    /// provider is built.
+    pub fn jwks(mut self, jwks: serde_json::Value) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// `/authorize` refuses the client's requests unless pushed first (RFC 9126 §6).
+    pub fn require_pushed_authorization_requests(mut self, yes: bool) -> Self {
+        self.require_par = yes;
+        self
+    }
+
+    /// `/authorize` and `/par` refuse the client's requests unless their parameters come
+    /// in a signed request object (RFC 9101 §10.5). Needs a JWKS.
+    pub fn require_signed_request_object(mut self, yes: bool) -> Self {
+        self.require_signed_request_object = yes;
+        self
+    }
+
+    /// The token endpoint refuses the client's requests without a DPoP proof
+    /// (RFC 9449 §5.2).
+    pub fn dpop_bound_access_tokens(mut self, yes: bool) -> Self {
+        self.dpop_bound_access_tokens = yes;
+        self
     }
 
     /// A confidential client allowed the authorization code and refresh grants.
@@ -168,6 +270,12 @@ impl ClientConfig {
     pub fn allowed_scope(&self) -> &Scope {
         &self.scope
     }
+
+    /// The authentication method set with
+    /// [`ClientConfig::token_endpoint_auth_method`], if any.
+    pub fn auth_method(&self) -> Option<TokenEndpointAuthMethod> {
+        self.auth_method
+    }
 }
 
 /// A user who can log in, as declared to the builder.
@@ -238,11 +346,38 @@ pub(crate) struct Client {
     pub(crate) introspect_any: bool,
     /// Resources (RFC 8707) the client may ask tokens for, normalised.
     pub(crate) resources: Vec<String>,
+    /// The one authentication method accepted; `None` for the default of confidential
+    /// clients with a secret: `client_secret_basic` or `client_secret_post`.
+    pub(crate) auth_method: Option<TokenEndpointAuthMethod>,
+    /// The secret in clear, only for `client_secret_jwt` (HMAC needs it).
+    pub(crate) hmac_secret: Option<HmacSecret>,
+    /// The registered public keys.
+    pub(crate) keys: Vec<ClientKey>,
+    pub(crate) require_par: bool,
+    pub(crate) require_signed_request_object: bool,
+    pub(crate) dpop_bound_access_tokens: bool,
 }
 
 impl Client {
     pub(crate) fn allows(&self, grant: GrantType) -> bool {
         self.grants.contains(&grant)
+    }
+
+    /// Whether the client may authenticate with `method`.
+    pub(crate) fn accepts(&self, method: TokenEndpointAuthMethod) -> bool {
+        use TokenEndpointAuthMethod::{ClientSecretBasic, ClientSecretPost};
+        match self.auth_method {
+            Some(m) => m == method,
+            None => matches!(method, ClientSecretBasic | ClientSecretPost),
+        }
+    }
+
+    /// How the client authenticates, for messages.
+    pub(crate) fn auth_method_name(&self) -> &'static str {
+        match self.auth_method {
+            Some(m) => m.as_str(),
+            None => "client_secret_basic or client_secret_post",
+        }
     }
 
     /// Whether `target` (a normalised resource or a logical audience) is registered for
@@ -282,6 +417,14 @@ pub enum RegistrationError {
     /// A user name is empty or not printable.
     #[error("user names must be non-empty printable ASCII without spaces")]
     UserName,
+    /// The client's JWKS cannot be used.
+    #[error("client `{id}`: the JWKS {reason}")]
+    Jwks {
+        /// The client id.
+        id: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Every client and user, immutable once the provider runs.
@@ -306,15 +449,46 @@ impl Registry {
     }
 
     pub(crate) fn add_client(&mut self, c: ClientConfig) -> Result<(), RegistrationError> {
+        use TokenEndpointAuthMethod as M;
         let id = c.id.as_str().to_owned();
         let err = |reason| RegistrationError::Client {
             id: id.clone(),
             reason,
         };
-        match (c.kind, &c.secret) {
-            (ClientKind::Public, Some(_)) => return Err(err("a public client has no secret")),
-            (ClientKind::Confidential, None) => {
+        let keys = match &c.jwks {
+            Some(set) => parse_jwks(set).map_err(|reason| RegistrationError::Jwks {
+                id: id.clone(),
+                reason,
+            })?,
+            None => Vec::new(),
+        };
+        // Confidential without a secret but with keys: private_key_jwt is the only choice.
+        let auth_method = match (c.kind, c.auth_method) {
+            (ClientKind::Public, None | Some(M::None)) => Some(M::None),
+            (ClientKind::Public, Some(_)) => {
+                return Err(err(
+                    "a public client cannot authenticate (method must be none)",
+                ));
+            }
+            (ClientKind::Confidential, None) if c.secret.is_none() && !keys.is_empty() => {
+                Some(M::PrivateKeyJwt)
+            }
+            (ClientKind::Confidential, Some(M::None)) => {
+                return Err(err("a confidential client must authenticate (method none)"));
+            }
+            (ClientKind::Confidential, m) => m,
+        };
+        match (c.kind, &c.secret, auth_method) {
+            (ClientKind::Public, Some(_), _) => return Err(err("a public client has no secret")),
+            (ClientKind::Confidential, _, Some(M::PrivateKeyJwt)) if keys.is_empty() => {
+                return Err(err("private_key_jwt needs a JWKS"));
+            }
+            (ClientKind::Confidential, None, m) if m != Some(M::PrivateKeyJwt) => {
                 return Err(err("a confidential client needs a secret"));
+            }
+            (_, Some(s), Some(M::ClientSecretJwt)) if s.secret().len() < 32 => {
+                // RFC 7518 §3.2: an HS256 key of at least 256 bits.
+                return Err(err("client_secret_jwt needs a secret of at least 32 bytes"));
             }
             _ => {}
         }
@@ -330,18 +504,39 @@ impl Registry {
         if c.grants.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
             return Err(err("authorization_code needs at least one redirect URI"));
         }
+        if c.grants.contains(&GrantType::JwtBearer) && keys.is_empty() {
+            return Err(err("the jwt-bearer grant needs a JWKS"));
+        }
+        if c.require_signed_request_object && keys.is_empty() {
+            return Err(err("require_signed_request_object needs a JWKS"));
+        }
         if self.clients.contains_key(&id) {
             return Err(RegistrationError::DuplicateClient(id));
         }
+        // Each secret is kept only in the form its method needs.
+        let secret_bytes = || c.secret.as_ref().map(|s| s.secret().as_bytes());
+        let (secret_hash, hmac_secret) = match auth_method {
+            None | Some(M::ClientSecretBasic | M::ClientSecretPost) => {
+                (secret_bytes().map(sha256), None)
+            }
+            Some(M::ClientSecretJwt) => (None, secret_bytes().map(HmacSecret::new)),
+            _ => (None, None),
+        };
         let client = Client {
             id: c.id.clone(),
             kind: c.kind,
-            secret_hash: c.secret.as_ref().map(|s| sha256(s.secret().as_bytes())),
+            secret_hash,
             redirect_uris: c.redirect_uris,
             grants: c.grants,
             scope: c.scope,
             introspect_any: c.introspect_any,
             resources: c.resources.iter().map(|r| r.as_str().to_owned()).collect(),
+            auth_method,
+            hmac_secret,
+            keys,
+            require_par: c.require_par,
+            require_signed_request_object: c.require_signed_request_object,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         };
         self.clients.insert(id, client);
         Ok(())

@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use authflow::types::Scope;
+use subtle::ConstantTimeEq as _;
 
 use crate::hashing::{Digest, random_id};
 
@@ -40,6 +41,9 @@ pub(crate) struct CodeRecord {
     pub nonce: Option<String>,
     pub auth_time: u64,
     pub expires: u64,
+    /// `dpop_jkt` of the authorization request (RFC 9449 §10): the token request's proof
+    /// must be made with this key.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,8 @@ pub(crate) struct Grant {
     pub user: String,
     pub scope: Scope,
     pub auth_time: u64,
+    /// The DPoP key the grant's refresh tokens are bound to (public clients, RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
     history: VecDeque<Digest>,
     expires: u64,
 }
@@ -75,9 +81,16 @@ impl Grant {
             user,
             scope,
             auth_time,
+            dpop_jkt: None,
             history: VecDeque::new(),
             expires: 0,
         }
+    }
+
+    /// Binds the grant's refresh tokens to a DPoP key.
+    pub(crate) fn bound_to(mut self, jkt: Option<String>) -> Self {
+        self.dpop_jkt = jkt;
+        self
     }
 }
 
@@ -98,6 +111,7 @@ pub(crate) struct RefreshInfo {
     pub user: String,
     pub scope: Scope,
     pub expires: u64,
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug)]
@@ -118,6 +132,7 @@ pub(crate) struct Pending {
     pub scope: Scope,
     pub challenge: Option<String>,
     pub nonce: Option<String>,
+    pub dpop_jkt: Option<String>,
     pub csrf: String,
     pub user: Option<String>,
     pub auth_time: u64,
@@ -150,6 +165,9 @@ pub(crate) enum RefreshError {
     Reused,
     /// The requested scope exceeds the grant.
     Scope,
+    /// The grant is bound to a DPoP key and the request's proof (if any) is not made with
+    /// it. The token is left as it was.
+    DpopKey,
 }
 
 #[derive(Default)]
@@ -274,13 +292,14 @@ impl Store {
         true
     }
 
-    /// Uses a refresh token: checks client and scope, rotates it (unless `next` is
-    /// `None`), and returns what the new tokens need. Reusing a rotated token revokes
-    /// the grant.
+    /// Uses a refresh token: checks client, DPoP key (`dpop_jkt`: the thumbprint of the
+    /// request's proof) and scope, rotates it (unless `next` is `None`), and returns what
+    /// the new tokens need. Reusing a rotated token revokes the grant.
     pub(crate) fn refresh(
         &self,
         hash: &Digest,
         client_id: &str,
+        dpop_jkt: Option<&str>,
         requested: Option<&Scope>,
         next: Option<(Digest, u64)>,
         now: u64,
@@ -295,6 +314,14 @@ impl Store {
         let Some(grant) = inner.grants.get_mut(&record.gid) else {
             return Err(RefreshError::Invalid);
         };
+        // Before reuse detection: without the key, a stolen bound token (even a rotated
+        // one) can neither be used nor used to revoke the grant.
+        if let Some(bound) = &grant.dpop_jkt {
+            let same = dpop_jkt.is_some_and(|k| bool::from(k.as_bytes().ct_eq(bound.as_bytes())));
+            if !same {
+                return Err(RefreshError::DpopKey);
+            }
+        }
         if record.rotated {
             let gid = record.gid.clone();
             let until = now + self.access_ttl;
@@ -347,6 +374,7 @@ impl Store {
             user: gr.user.clone(),
             scope: gr.scope.clone(),
             expires: r.expires,
+            dpop_jkt: gr.dpop_jkt.clone(),
         })
     }
 
@@ -490,6 +518,7 @@ mod tests {
             nonce: None,
             auth_time: 0,
             expires,
+            dpop_jkt: None,
         }
     }
 
@@ -535,24 +564,26 @@ mod tests {
         let (r1, r2, r3) = (sha256(b"1"), sha256(b"2"), sha256(b"3"));
         assert!(s.create_grant("g", grant(), Some((r1, 1000)), 10));
         assert_eq!(
-            s.refresh(&r1, "other", None, Some((r2, 1000)), 11)
+            s.refresh(&r1, "other", None, None, Some((r2, 1000)), 11)
                 .unwrap_err(),
             RefreshError::Invalid
         );
         let wide = Scope::parse("a b c").unwrap();
         assert_eq!(
-            s.refresh(&r1, "c", Some(&wide), Some((r2, 1000)), 11)
+            s.refresh(&r1, "c", None, Some(&wide), Some((r2, 1000)), 11)
                 .unwrap_err(),
             RefreshError::Scope
         );
-        s.refresh(&r1, "c", None, Some((r2, 1000)), 11).unwrap();
-        s.refresh(&r2, "c", None, Some((r3, 1000)), 12).unwrap();
+        s.refresh(&r1, "c", None, None, Some((r2, 1000)), 11)
+            .unwrap();
+        s.refresh(&r2, "c", None, None, Some((r3, 1000)), 12)
+            .unwrap();
         assert_eq!(
-            s.refresh(&r1, "c", None, None, 13).unwrap_err(),
+            s.refresh(&r1, "c", None, None, None, 13).unwrap_err(),
             RefreshError::Reused
         );
         assert_eq!(
-            s.refresh(&r3, "c", None, None, 13).unwrap_err(),
+            s.refresh(&r3, "c", None, None, None, 13).unwrap_err(),
             RefreshError::Invalid
         );
         assert!(s.is_revoked("j", Some("g"), 14));
@@ -561,22 +592,50 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_grant_needs_its_key_even_to_detect_reuse() {
+        let s = Store::new(60);
+        let (r1, r2) = (sha256(b"1"), sha256(b"2"));
+        let bound = grant().bound_to(Some("jkt-a".into()));
+        assert!(s.create_grant("g", bound, Some((r1, 1000)), 10));
+        for key in [None, Some("jkt-b")] {
+            assert_eq!(
+                s.refresh(&r1, "c", key, None, Some((r2, 1000)), 11)
+                    .unwrap_err(),
+                RefreshError::DpopKey
+            );
+        }
+        s.refresh(&r1, "c", Some("jkt-a"), None, Some((r2, 1000)), 11)
+            .unwrap();
+        // A rotated token presented without the key: refused, grant left alone.
+        assert_eq!(
+            s.refresh(&r1, "c", None, None, None, 12).unwrap_err(),
+            RefreshError::DpopKey
+        );
+        assert!(!s.is_revoked("j", Some("g"), 12));
+        assert_eq!(
+            s.refresh(&r1, "c", Some("jkt-a"), None, None, 12)
+                .unwrap_err(),
+            RefreshError::Reused
+        );
+    }
+
+    #[test]
     fn refresh_history_is_bounded_per_grant() {
         let s = Store::new(60);
         let h = |i: usize| sha256(&i.to_le_bytes());
         assert!(s.create_grant("g", grant(), Some((h(0), 1000)), 10));
         for i in 0..100 {
-            s.refresh(&h(i), "c", None, Some((h(i + 1), 1000)), 10)
+            s.refresh(&h(i), "c", None, None, Some((h(i + 1), 1000)), 10)
                 .unwrap();
         }
         assert_eq!(s.sizes(10)[2], MAX_REFRESH_HISTORY);
         // A recent rotated token is still recognised as reuse.
         assert_eq!(
-            s.refresh(&h(90), "c", None, None, 11).unwrap_err(),
+            s.refresh(&h(90), "c", None, None, None, 11).unwrap_err(),
             RefreshError::Reused
         );
         assert_eq!(
-            s.refresh(&h(100), "c", None, None, 11).unwrap_err(),
+            s.refresh(&h(100), "c", None, None, None, 11).unwrap_err(),
             RefreshError::Invalid
         );
     }
@@ -605,6 +664,7 @@ mod tests {
             scope: Scope::empty(),
             challenge: None,
             nonce: None,
+            dpop_jkt: None,
             csrf: "x".into(),
             user: None,
             auth_time: 0,

@@ -30,12 +30,16 @@ const WARM_UP: usize = 50;
 /// `plain-middleware`: reqwest-middleware with no middleware and the token added by hand,
 /// which tells reqwest-middleware's own cost from `BearerMiddleware`'s.
 /// `authflow-execute`: `AuthorizedClient::execute` with a `reqwest::Request`.
-const SIDES: [&str; 5] = [
+/// `dpop-es256` / `dpop-eddsa`: `execute` with a DPoP-bound token set (a fresh proof per
+/// request), to compare with `authflow-execute` (RFC 9449's cost on the client).
+const SIDES: [&str; 7] = [
     "bare",
     "authflow",
     "authflow-execute",
     "middleware",
     "plain-middleware",
+    "dpop-es256",
+    "dpop-eddsa",
 ];
 
 fn main() {
@@ -46,6 +50,8 @@ fn main() {
         .map(|i| &args[i + 1..]);
     let (rt, url) = local_endpoint();
     let (bare, api, mw) = clients();
+    let dpop_es256 = dpop_client(&bare, authflow::jose::JwsAlgorithm::ES256);
+    let dpop_eddsa = dpop_client(&bare, authflow::jose::JwsAlgorithm::EdDSA);
     let plain = reqwest_middleware::ClientBuilder::new(bare.clone()).build();
     let token = String::from(TOKEN);
     let run = |side: &str, n: usize| {
@@ -57,6 +63,8 @@ fn main() {
                     "authflow-execute" => authflow_execute_request(&api, &url).await,
                     "middleware" => middleware_request(&mw, &url).await,
                     "plain-middleware" => plain_middleware_request(&plain, &url, &token).await,
+                    "dpop-es256" => authflow_execute_request(&dpop_es256, &url).await,
+                    "dpop-eddsa" => authflow_execute_request(&dpop_eddsa, &url).await,
                     other => panic!("unknown side {other:?}: one of {SIDES:?}"),
                 }
             }
@@ -126,6 +134,23 @@ fn local_endpoint() -> (tokio::runtime::Runtime, String) {
 /// A session that could refresh (as a logged-in user's does), though in the benchmark it
 /// never needs to: the measured path is the cached token's.
 fn session() -> TokenSource {
+    session_with(
+        TokenSet::new(AccessToken::new(TOKEN).unwrap())
+            .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600))),
+    )
+}
+
+/// An `AuthorizedClient` whose token set is DPoP-bound to a new key of `alg`.
+fn dpop_client(bare: &reqwest::Client, alg: authflow::jose::JwsAlgorithm) -> AuthorizedClient {
+    let key = authflow::jose::SigningKey::generate(alg).unwrap();
+    let mut set = TokenSet::new(AccessToken::new(TOKEN).unwrap())
+        .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600)))
+        .with_dpop(Some(authflow::protocol::dpop::DpopProver::new(key)));
+    set.token_type = "DPoP".into();
+    AuthorizedClient::new(session_with(set), ReqwestClient::from_reqwest(bare.clone()))
+}
+
+fn session_with(initial: TokenSet) -> TokenSource {
     struct Unreachable;
     impl TokenProvider for Unreachable {
         fn fetch<'a>(
@@ -141,10 +166,7 @@ fn session() -> TokenSource {
     }
     TokenSource::builder()
         // Valid for the whole run.
-        .initial(
-            TokenSet::new(AccessToken::new(TOKEN).unwrap())
-                .with_expiry(Some(SystemTime::now() + Duration::from_secs(3600))),
-        )
+        .initial(initial)
         .provider(Unreachable)
         .build()
 }

@@ -81,5 +81,62 @@ fn www_authenticate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, authorization_url, token_response, www_authenticate);
+/// RFC 9449 proofs: what every DPoP-bound request adds on the client, and what a
+/// resource server spends checking one.
+fn dpop(c: &mut Criterion) {
+    use authflow::jose::{JwsAlgorithm, SigningKey};
+    use authflow::protocol::dpop::{DpopProver, ProofCheck, verify_proof};
+    let url = url::Url::parse("https://api.example/v1/me?x=1").unwrap();
+    let mut g = c.benchmark_group("dpop_proof");
+    for (name, alg) in [
+        ("es256", JwsAlgorithm::ES256),
+        ("eddsa", JwsAlgorithm::EdDSA),
+    ] {
+        let prover = DpopProver::new(SigningKey::generate(alg).unwrap());
+        g.bench_function(format!("create_{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    prover
+                        .proof(
+                            "GET",
+                            &url,
+                            Some("access-token-0123456789"),
+                            None,
+                            SystemTime::now(),
+                            &mut ThreadRandom,
+                        )
+                        .unwrap(),
+                )
+            })
+        });
+        let now = SystemTime::now();
+        let proof = prover
+            .proof(
+                "GET",
+                &url,
+                Some("access-token-0123456789"),
+                None,
+                now,
+                &mut ThreadRandom,
+            )
+            .unwrap();
+        let proof = proof.to_str().unwrap().to_owned();
+        g.bench_function(format!("verify_{name}"), |b| {
+            b.iter(|| {
+                let check =
+                    ProofCheck::new("GET", &url, now).access_token("access-token-0123456789");
+                black_box(verify_proof(black_box(&proof), &check).unwrap())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    authorization_url,
+    token_response,
+    www_authenticate,
+    dpop
+);
 criterion_main!(benches);

@@ -13,6 +13,7 @@
 pub mod client;
 #[cfg(feature = "flow")]
 pub mod flow;
+pub mod jose;
 pub mod protocol;
 pub mod random;
 #[cfg(feature = "resource")]

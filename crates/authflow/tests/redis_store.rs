@@ -5,72 +5,21 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::{Command, Stdio};
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+use redis_server::redis_port;
 
 use authflow::client::BoxFuture;
 use authflow::session::{
     RedisStore, SessionError, StoreError, TokenProvider, TokenSet, TokenSource, TokenStore,
 };
 use authflow::types::{AccessToken, RefreshToken};
-
-/// The server's port, or `None` when redis-server is not installed.
-fn redis_port() -> Option<u16> {
-    static PORT: OnceLock<Option<u16>> = OnceLock::new();
-    *PORT.get_or_init(start_redis)
-}
-
-fn start_redis() -> Option<u16> {
-    let installed = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var_os("AUTHFLOW_REQUIRE_TOOLS").is_none(),
-            "redis-server is required (AUTHFLOW_REQUIRE_TOOLS is set)"
-        );
-        eprintln!(
-            "skipping: redis-server is not installed (scripts/install-test-tools installs it)"
-        );
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("authflow-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // A watchdog shell stops the server when this test process is gone.
-    let script = format!(
-        "redis-server --bind 127.0.0.1 --port {port} --save '' --appendonly no --dir '{dir}' \
-         --protected-mode yes >/dev/null 2>&1 & r=$!\n\
-         while kill -0 {pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done\n\
-         kill $r 2>/dev/null; rm -rf '{dir}'\n",
-        dir = dir.display(),
-        pid = std::process::id(),
-    );
-    let mut watchdog = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::spawn(move || watchdog.wait());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(port)
-}
 
 static NAMES: AtomicUsize = AtomicUsize::new(0);
 

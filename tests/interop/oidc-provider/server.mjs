@@ -1,6 +1,7 @@
 // panva's oidc-provider (OpenID Certified), configured for authflow's interoperability tests.
 //
 //   node tests/interop/oidc-provider/server.mjs PORT [--login-form] [--exit-on-stdin-close]
+//        [--modern --client-jwks FILE [--require-par]]
 //
 // PORT 0 picks a free port. Listens on 127.0.0.1 only and prints one line
 // `listening on http://127.0.0.1:PORT` once bound (the issuer is that URL).
@@ -23,6 +24,20 @@
 // `interop-confidential` (client_secret_basic), `interop-special` (client_secret_basic with
 // the secret `s:%+&=/ecret`). All are native apps with the loopback redirect
 // http://127.0.0.1/callback: oidc-provider accepts any port on it (RFC 8252 §7.3).
+//
+// `--modern` (for interop_oidc_provider_modern) keeps all of the above and adds:
+//   - DPoP (RFC 9449) with server nonces: `features.dPoP.nonceSecret` is set and
+//     `requireNonce` is on, so every proof without a fresh nonce gets `use_dpop_nonce`
+//     (at the token endpoint and at userinfo);
+//   - request objects (JAR, RFC 9101) by value (`features.requestObjects.enabled`); PAR
+//     (RFC 9126) is on as in oidc-provider's defaults;
+//   - the MODERN_CLIENTS below. The private_key_jwt clients' public keys come from
+//     `--client-jwks FILE` (a JWKS document the test writes; it generated the keys), each
+//     client taking the key whose `kid` is its client_id's suffix (`es256`, `eddsa`).
+// `--require-par` (with `--modern`) sets `requirePushedAuthorizationRequests` server-wide:
+// the metadata then says `require_pushed_authorization_requests: true`.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,9 +56,29 @@ try {
 const args = process.argv.slice(2);
 const port = Number(args[0] ?? 0);
 const loginForm = args.includes('--login-form');
+const requirePar = args.includes('--require-par');
+const modern = args.includes('--modern') || requirePar;
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`invalid port: ${args[0]}`);
   process.exit(2);
+}
+const optionValue = (name) => {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args[i + 1];
+};
+let clientJwks;
+if (modern) {
+  const file = optionValue('--client-jwks');
+  if (!file) {
+    console.error('--modern needs --client-jwks FILE (the public keys of the private_key_jwt clients)');
+    process.exit(2);
+  }
+  try {
+    clientJwks = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    console.error(`cannot read --client-jwks ${file}: ${e.message}`);
+    process.exit(2);
+  }
 }
 
 const SPECIAL_SECRET = 's:%+&=/ecret';
@@ -79,6 +114,73 @@ const CLIENTS = [
   },
 ];
 
+// The clients of `--modern`: one per mechanism, so that oidc-provider refuses anything
+// else and a fallback cannot hide a bug.
+const keyFor = (kid) => {
+  const key = clientJwks?.keys?.find((k) => k.kid === kid);
+  if (!key) {
+    console.error(`--client-jwks has no key with kid ${kid}`);
+    process.exit(2);
+  }
+  return key;
+};
+const MODERN_JWT_SECRET = 'modern-secret-jwt-secret-of-at-least-32-bytes';
+const MODERN_CLIENTS = () => [
+  // A public client whose access tokens must be DPoP-bound.
+  {
+    client_id: 'modern-dpop',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    dpop_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT],
+  },
+  // private_key_jwt, one algorithm each (registered, so nothing else is accepted).
+  ...[['es256', 'ES256'], ['eddsa', 'EdDSA']].map(([kid, alg]) => ({
+    client_id: `modern-pkjwt-${kid}`,
+    application_type: 'native',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: alg,
+    jwks: { keys: [keyFor(kid)] },
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT],
+  })),
+  {
+    client_id: 'modern-secret-jwt',
+    client_secret: MODERN_JWT_SECRET,
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_jwt',
+    token_endpoint_auth_signing_alg: 'HS256',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT],
+  },
+  // PAR required for this client only (client metadata, not in the server's metadata).
+  {
+    client_id: 'modern-par',
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    require_pushed_authorization_requests: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT],
+  },
+  // Signed request objects required (ES256, the `es256` key), private_key_jwt with it too.
+  {
+    client_id: 'modern-jar',
+    application_type: 'native',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    require_signed_request_object: true,
+    request_object_signing_alg: 'ES256',
+    jwks: { keys: [keyFor('es256')] },
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: [REDIRECT],
+  },
+];
 const ACCOUNTS = {
   alice: { sub: 'alice', name: 'Alice Example', email: 'alice@example.test', email_verified: true },
 };
@@ -95,7 +197,7 @@ const server = createServer();
 server.listen(port, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
-    clients: CLIENTS,
+    clients: modern ? [...CLIENTS, ...MODERN_CLIENTS()] : CLIENTS,
     // Test-only keys and cookie secrets: generated per process by oidc-provider itself
     // (it warns that these development defaults are not for production).
     findAccount: async (_ctx, sub) => ACCOUNTS[sub] && {
@@ -115,6 +217,19 @@ server.listen(port, '127.0.0.1', () => {
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
+      ...(modern && {
+        dPoP: {
+          enabled: true,
+          // Fresh per process; with requireNonce every proof must carry a server nonce.
+          nonceSecret: randomBytes(32),
+          requireNonce: () => true,
+        },
+        pushedAuthorizationRequests: {
+          enabled: true,
+          requirePushedAuthorizationRequests: requirePar,
+        },
+        requestObjects: { enabled: true },
+      }),
     },
     // A new refresh token on every refresh, for every client; presenting a rotated one
     // again revokes the whole grant (oidc-provider's reuse detection).

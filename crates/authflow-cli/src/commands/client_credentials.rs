@@ -8,6 +8,14 @@ use crate::context::Ctx;
 use crate::exit::CliError;
 use crate::{output, paths};
 
+pub(crate) const EXAMPLES: &str = "Examples:
+  AUTHFLOW_CLIENT_SECRET=... authflow client-credentials --issuer https://as.example --client-id svc
+  authflow client-credentials --client-id svc --auth-method private_key_jwt --client-key svc.pem
+  authflow client-credentials --profile svc --dpop --json      token_type DPoP and dpop_jkt
+
+A DPoP-bound token needs a proof per request, made with the key kept in the token store:
+call APIs with `authflow curl`, which makes them.";
+
 /// Options of `authflow client-credentials`.
 #[derive(Debug, Args)]
 pub(crate) struct ClientCredentialsArgs {
@@ -29,6 +37,7 @@ pub(crate) fn run(global: &Global, args: ClientCredentialsArgs) -> Result<(), Cl
             "token_type": t.token_type,
             "expires_at": output::unix(t.expires_at),
             "scope": t.scope.as_ref().map(ToString::to_string),
+            "dpop_jkt": output::dpop_jkt(&t),
         }));
     } else {
         println!("{}", t.access_token.secret());

@@ -47,7 +47,8 @@ pub(crate) async fn device_login(
     let result = client.poll_device_token(&device).await;
     bar.finish_and_clear();
     let resp = result?;
-    let tokens = TokenSet::from_response(&resp, &scope, SystemTime::now());
+    let tokens =
+        TokenSet::from_response(&resp, &scope, SystemTime::now()).with_dpop(client.dpop().cloned());
     let claims = match &resp.id_token {
         Some(id) if client.issuer().is_some() && client.endpoints().jwks.is_some() => Some(
             client

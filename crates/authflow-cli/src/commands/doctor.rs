@@ -6,7 +6,7 @@ use std::sync::Arc;
 use authflow::client::{HttpClient, ensure_secure_url};
 use authflow::protocol::MAX_RESPONSE_BYTES;
 use authflow::protocol::discovery::{
-    metadata_request, oauth_metadata_url, openid_configuration_url, parse_metadata,
+    ServerMetadata, metadata_request, oauth_metadata_url, openid_configuration_url, parse_metadata,
 };
 use authflow::types::IssuerUrl;
 use bytes::Bytes;
@@ -17,6 +17,8 @@ use crate::cli::Global;
 use crate::context::Ctx;
 use crate::exit::{CliError, Code};
 use crate::output;
+
+mod modern;
 
 /// Options of `authflow doctor`.
 #[derive(Debug, Args)]
@@ -95,6 +97,8 @@ async fn examine(issuer: &IssuerUrl, http: Arc<dyn HttpClient>) -> Result<Report
     let mut r = Report(Vec::new());
     // Both documents: RFC 8414 first, then OpenID Connect.
     let mut doc: Option<(Map<String, Value>, &'static str)> = None;
+    // The first document that passed the checks, read as the library reads it.
+    let mut typed: Option<ServerMetadata> = None;
     for (url, name) in [
         (oauth_metadata_url(issuer), "RFC 8414"),
         (openid_configuration_url(issuer), "OpenID Connect"),
@@ -112,12 +116,15 @@ async fn examine(issuer: &IssuerUrl, http: Arc<dyn HttpClient>) -> Result<Report
             continue;
         }
         match parse_metadata(&resp, issuer) {
-            Ok(_) => r.add(
-                Level::Ok,
-                "metadata",
-                format!("{name} document at {url}; issuer matches"),
-                "the issuer check defeats mix-up and impersonation",
-            ),
+            Ok(meta) => {
+                typed.get_or_insert(meta);
+                r.add(
+                    Level::Ok,
+                    "metadata",
+                    format!("{name} document at {url}; issuer matches"),
+                    "the issuer check defeats mix-up and impersonation",
+                );
+            }
             Err(e) => r.add(
                 Level::Fail,
                 "metadata",
@@ -147,6 +154,8 @@ async fn examine(issuer: &IssuerUrl, http: Arc<dyn HttpClient>) -> Result<Report
             ),
         ));
     };
+    // A document that failed the checks is still worth reading for what it offers.
+    let typed = typed.or_else(|| serde_json::from_value(Value::Object(m.clone())).ok());
     let list = |k: &str| -> Vec<String> {
         match m.get(k) {
             Some(Value::Array(a)) => a
@@ -396,16 +405,6 @@ async fn examine(issuer: &IssuerUrl, http: Arc<dyn HttpClient>) -> Result<Report
             "device flow",
             "devices without a browser can log in (RFC 8628)",
         ),
-        (
-            "pushed_authorization_request_endpoint",
-            "PAR",
-            "request parameters go over a back channel (RFC 9126)",
-        ),
-        (
-            "dpop_signing_alg_values_supported",
-            "DPoP",
-            "tokens can be bound to a client key (RFC 9449)",
-        ),
     ] {
         let (level, detail) = if has(key) {
             (Level::Ok, "supported")
@@ -413,6 +412,9 @@ async fn examine(issuer: &IssuerUrl, http: Arc<dyn HttpClient>) -> Result<Report
             (Level::Info, "not advertised")
         };
         r.add(level, name, detail, why);
+    }
+    if let Some(meta) = &typed {
+        modern::examine(&mut r, meta);
     }
 
     // Probes without credentials.

@@ -33,14 +33,16 @@ impl TokenProvider for LazyClientCredentials {
         _current: Option<&'a TokenSet>,
     ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
         Box::pin(async move {
-            let client = self.0.client().await?;
+            // A new grant: with `dpop` in the profile, bound to a key made for it.
+            let client = self.0.client_for_grant().await?;
             let scope = self
                 .0
                 .scope()
                 .map_err(|e| SessionError::Internal(e.message))?;
             let asked = (!scope.is_empty()).then(|| scope.clone());
             let resp = client.client_credentials(asked).await?;
-            Ok(TokenSet::from_response(&resp, &scope, SystemTime::now()))
+            Ok(TokenSet::from_response(&resp, &scope, SystemTime::now())
+                .with_dpop(client.dpop().cloned()))
         })
     }
 }

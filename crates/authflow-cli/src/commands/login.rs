@@ -6,7 +6,6 @@ use authflow::client::OAuthClient;
 use authflow::flow::{ListenerOptions, LoopbackListener, open_browser};
 use authflow::protocol::PendingAuthorization;
 use authflow::protocol::id_token::IdTokenClaims;
-use authflow::random::OsRandom;
 use authflow::session::{TokenSet, TokenStore as _};
 use authflow::types::{AuthorizationCode, RedirectUri};
 use clap::Args;
@@ -23,8 +22,14 @@ pub(crate) const EXAMPLES: &str = "Examples:
   authflow login --profile work
   authflow login --no-browser        print the URL instead of opening a browser
   authflow login --paste             remote shell: paste back the address the browser ends on
+  authflow login --dpop              bind the tokens to a new key (DPoP): `authflow curl` proves it
+  authflow login --par               push the request to the server first (PAR)
+  authflow login --client-id my-app --auth-method private_key_jwt \\
+                 --client-key ~/.config/my-app/key.pem --client-key-id key-1 --request-object
+  AUTHFLOW_CLIENT_SECRET=... authflow login --client-id my-app --auth-method client_secret_jwt
 
-A login without --profile saves the options it used as the `default` profile.";
+A login without --profile saves the options it used as the `default` profile, --dpop,
+--par, --request-object, --auth-method and the --client-key path included (never a key).";
 
 /// Options of `authflow login`.
 #[derive(Debug, Args)]
@@ -64,7 +69,7 @@ pub(crate) struct LoggedIn {
 }
 
 async fn login(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliError> {
-    let client = ctx.client().await?;
+    let client = ctx.client_for_grant().await?;
     let done = if args.device {
         super::device::device_login(ctx, &client, args).await?
     } else {
@@ -109,7 +114,13 @@ pub(crate) async fn interactive_login(
     if let Some(p) = &args.prompt {
         req = req.prompt(p.clone());
     }
-    let (url, pending) = req.build(&mut OsRandom)?;
+    if ctx.profile.par && client.endpoints().pushed_authorization.is_none() {
+        return Err(CliError::config(
+            "--par: the server announces no pushed_authorization_request_endpoint",
+        ));
+    }
+    // PAR (asked for, or required by the server) and request objects happen here.
+    let (url, pending) = client.start_authorization(&req).await?;
 
     let code = match listener {
         None => paste_flow(&url, &redirect_uri, &pending).await?,
@@ -136,7 +147,8 @@ pub(crate) async fn interactive_login(
 
     let resp = client.exchange_code(&pending, code).await?;
     let now = SystemTime::now();
-    let tokens = TokenSet::from_response(&resp, &pending.scope, now);
+    let tokens =
+        TokenSet::from_response(&resp, &pending.scope, now).with_dpop(client.dpop().cloned());
     let claims = match &resp.id_token {
         Some(id) if client.issuer().is_some() && client.endpoints().jwks.is_some() => Some(
             client
@@ -211,6 +223,8 @@ fn print_result(ctx: &Ctx, done: &LoggedIn) {
             "scope": t.scope.as_ref().map(ToString::to_string),
             "expires_at": output::unix(t.expires_at),
             "refresh_token": t.refresh_token.is_some(),
+            "token_type": t.token_type,
+            "dpop_jkt": output::dpop_jkt(t),
         }));
         return;
     }
@@ -241,4 +255,13 @@ fn print_result(ctx: &Ctx, done: &LoggedIn) {
             "no"
         }
     );
+    match (output::dpop_jkt(t), &t.dpop) {
+        (Some(jkt), _) => eprintln!("  DPoP-bound (jkt {jkt})"),
+        (None, Some(_)) => eprintln!(
+            "  {} the server issued a {} token, not a DPoP-bound one",
+            output::paint("note:", "33"),
+            t.token_type
+        ),
+        (None, None) => {}
+    }
 }

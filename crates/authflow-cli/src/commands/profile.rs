@@ -14,6 +14,9 @@ pub(crate) enum ProfileCommand {
     ///
     /// Example: authflow profile add work --issuer https://login.example.com
     ///   --client-id my-app --client-secret-env WORK_SECRET --scope 'openid offline_access'
+    ///
+    /// Example: authflow profile add fapi --issuer https://as.example --client-id app
+    ///   --auth-method private_key_jwt --client-key app.pem --dpop --par --request-object
     Add(Box<AddArgs>),
     /// List the profiles.
     List,
@@ -58,7 +61,11 @@ pub(crate) fn run(global: &Global, cmd: ProfileCommand) -> Result<(), CliError> 
                 ));
             }
             let mut p = config.profile(&a.name).cloned().unwrap_or_default();
-            overlay(&mut p, &a.client);
+            overlay(&mut p, &a.client)?;
+            // A key that cannot be used fails now rather than at the next login.
+            if let Some(path) = &p.client_key {
+                crate::context::load_client_key(std::path::Path::new(path))?;
+            }
             if a.client_secret_env.is_some() {
                 p.client_secret_env = a.client_secret_env;
                 p.client_secret_command = None;

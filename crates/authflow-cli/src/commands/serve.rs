@@ -15,7 +15,8 @@ pub(crate) const EXAMPLES: &str = "Examples:
   authflow serve --port 0                         any free port (printed)
   authflow serve --auto-approve alice             no login page: approve as alice
   authflow serve --config provider.toml --access-token-ttl 5s
-  authflow serve --key ed25519.pem --id-token-key rsa.pem   keys that survive restarts";
+  authflow serve --key ed25519.pem --id-token-key rsa.pem   keys that survive restarts
+  authflow serve --require-par --dpop-nonce       PAR only at /authorize; DPoP proofs need a nonce";
 
 /// Options of `authflow serve`.
 #[derive(Debug, Args)]
@@ -46,6 +47,14 @@ pub(crate) struct ServeArgs {
     /// default: a fresh 2048-bit key per run.
     #[arg(long, value_name = "FILE")]
     id_token_key: Option<PathBuf>,
+    /// DPoP proofs must carry a server nonce: without one, `400 use_dpop_nonce` and a
+    /// `DPoP-Nonce` header (RFC 9449 §8). Also `dpop_nonce = true` in the config file.
+    #[arg(long)]
+    dpop_nonce: bool,
+    /// `/authorize` accepts only requests pushed to `/par` first, for every client
+    /// (RFC 9126). Also `require_pushed_authorization_requests = true` in the config file.
+    #[arg(long)]
+    require_par: bool,
     /// Behave like an odd real provider (testing only), e.g. error_in_200.
     #[arg(long = "quirk", value_name = "NAME", hide = true)]
     quirks: Vec<Quirk>,
@@ -86,6 +95,8 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         .map(|u| (u.username().to_owned(), u.password().to_owned()))
         .collect();
     let mut quirks = config.quirks;
+    let dpop_nonce = args.dpop_nonce || config.dpop_nonce;
+    let require_par = args.require_par || config.require_pushed_authorization_requests;
     for q in &args.quirks {
         quirks = quirks.with(*q);
     }
@@ -99,6 +110,9 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     if args.auto_approve.is_some() {
         builder = builder.auto_approve(args.auto_approve.clone());
     }
+    builder = builder
+        .dpop_nonce(dpop_nonce)
+        .require_pushed_authorization_requests(require_par);
     if let Some(path) = &args.key {
         builder = builder.signing_key(SigningKey::from_file(path)?);
     }
@@ -107,6 +121,19 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     }
     let provider = builder.build()?;
 
+    let mut notes = Vec::new();
+    if require_par {
+        notes.push(format!(
+            "PAR required: /authorize takes only request_uri values from {}/par",
+            provider.issuer().as_issuer_str()
+        ));
+    }
+    if dpop_nonce {
+        notes.push(
+            "DPoP nonces required: proofs without a current DPoP-Nonce get use_dpop_nonce"
+                .to_owned(),
+        );
+    }
     print_banner(
         &addr,
         &provider,
@@ -114,6 +141,7 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         &users,
         from_file,
         args.auto_approve.as_deref(),
+        &notes,
     );
     for q in quirks.enabled() {
         tracing::warn!(quirk = %q, "quirk enabled: the provider deviates from the RFCs on purpose");
@@ -133,6 +161,7 @@ fn print_banner(
     users: &[(String, String)],
     from_file: bool,
     auto_approve: Option<&str>,
+    notes: &[String],
 ) {
     let iss = provider.issuer().as_issuer_str();
     let mut out = String::new();
@@ -155,8 +184,12 @@ fn print_banner(
             None => String::new(),
         };
         let grants: Vec<&str> = c.allowed_grants().iter().map(|g| g.as_str()).collect();
+        let auth = c
+            .auth_method()
+            .map(|m| format!("  auth {m}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  {:<14} {kind:<12} grants {}{secret}\n",
+            "  {:<14} {kind:<12} grants {}{secret}{auth}\n",
             c.id(),
             grants.join(",")
         ));
@@ -177,6 +210,10 @@ fn print_banner(
         } else {
             out.push_str(&format!("  {name} / {password}\n"));
         }
+    }
+    for note in notes {
+        out.push_str(note);
+        out.push('\n');
     }
     match auto_approve {
         Some(user) => out.push_str(&format!(

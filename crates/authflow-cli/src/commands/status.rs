@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::cli::Global;
 use crate::exit::CliError;
-use crate::profile::Config;
+use crate::profile::{AuthMethod, Config, Profile};
 use crate::{output, paths};
 
 pub(crate) fn run(global: &Global) -> Result<(), CliError> {
@@ -39,6 +39,12 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
             "expires_at": output::unix(tokens.as_ref().and_then(|t| t.expires_at)),
             "expired": tokens.as_ref().is_some_and(|t| t.is_expired(now)),
             "refresh_token": tokens.as_ref().is_some_and(|t| t.refresh_token.is_some()),
+            "token_type": tokens.as_ref().map(|t| t.token_type.clone()),
+            "dpop_jkt": tokens.as_ref().and_then(output::dpop_jkt),
+            "auth_method": profile.and_then(|p| p.auth_method).map(auth_method_name),
+            "dpop": profile.is_some_and(|p| p.dpop),
+            "par": profile.is_some_and(|p| p.par),
+            "request_object": profile.is_some_and(|p| p.request_object),
         }));
         return Ok(());
     }
@@ -55,6 +61,9 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
             println!("issuer    {i}");
         }
         println!("client    {}", p.client_id);
+        if let Some(setup) = client_setup(p) {
+            println!("setup     {setup}");
+        }
     }
     println!("store     {}", path.display());
     match tokens {
@@ -75,6 +84,10 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
                     .unwrap_or_else(|| "(unknown)".into())
             );
             println!("access    {}", output::expiry(t.expires_at, now));
+            match output::dpop_jkt(&t) {
+                Some(jkt) => println!("binding   DPoP-bound (jkt {jkt})"),
+                None => println!("binding   {} (not sender-constrained)", t.token_type),
+            }
             println!(
                 "refresh   {}",
                 if t.refresh_token.is_some() {
@@ -86,6 +99,45 @@ pub(crate) fn run(global: &Global) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// How the profile's client authenticates and what it asks for, when it says more than
+/// the defaults (a secret or none; bearer tokens).
+fn client_setup(p: &Profile) -> Option<String> {
+    let mut parts = Vec::new();
+    match (p.auth_method, &p.client_key) {
+        (Some(m), _) => parts.push(auth_method_name(m).to_owned()),
+        (None, Some(_)) => parts.push("private_key_jwt".to_owned()),
+        (None, None) => {}
+    }
+    if let Some(k) = &p.client_key {
+        let kid = p
+            .client_key_id
+            .as_ref()
+            .map(|kid| format!(" (kid {kid})"))
+            .unwrap_or_default();
+        parts.push(format!("client key {k}{kid}"));
+    }
+    for (on, what) in [
+        (p.dpop, "DPoP"),
+        (p.par, "PAR"),
+        (p.request_object, "request objects"),
+    ] {
+        if on {
+            parts.push(what.to_owned());
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn auth_method_name(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::Basic => "client_secret_basic",
+        AuthMethod::Post => "client_secret_post",
+        AuthMethod::None => "none",
+        AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        AuthMethod::ClientSecretJwt => "client_secret_jwt",
+    }
 }
 
 /// The payload of a compact JWT, without checking anything (display only).

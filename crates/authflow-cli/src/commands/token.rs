@@ -11,7 +11,10 @@ use crate::{output, paths};
 
 pub(crate) const EXAMPLES: &str = "Examples:
   curl -H \"Authorization: Bearer $(authflow token)\" https://api.example.com/me
-  authflow token --profile work --json";
+  authflow token --profile work --json     token_type, expiry, and dpop_jkt when DPoP-bound
+
+A DPoP-bound token (`authflow login --dpop`) is refused without a fresh proof per request,
+made with the key in the token store: use `authflow curl` for those.";
 
 pub(crate) fn run(global: &Global) -> Result<(), CliError> {
     let name = global.profile.clone().unwrap_or_else(|| "default".into());
@@ -37,6 +40,7 @@ fn print(global: &Global, t: &TokenSet) {
             "access_token": t.access_token.secret(),
             "token_type": t.token_type,
             "expires_at": output::unix(t.expires_at),
+            "dpop_jkt": output::dpop_jkt(t),
         }));
     } else {
         println!("{}", t.access_token.secret());

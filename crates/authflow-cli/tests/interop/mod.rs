@@ -13,10 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use authflow::client::OAuthClient;
-use authflow::flow::{ListenerOptions, LoopbackListener};
-use authflow::protocol::{Credentials, PendingAuthorization, TokenResponse};
+use authflow::flow::{FlowError, ListenerOptions, LoopbackListener};
+use authflow::protocol::callback::AuthorizationError;
+use authflow::protocol::{CallbackError, Credentials, PendingAuthorization, TokenResponse};
 use authflow::random::OsRandom;
-use authflow::types::{IssuerUrl, RedirectUri, Scope};
+use authflow::types::{AuthorizationCode, IssuerUrl, RedirectUri, Scope};
+use url::Url;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -61,7 +63,8 @@ pub fn venv_python() -> PathBuf {
 }
 
 /// A server process that printed `listening on URL`. It exits when its stdin closes, i.e.
-/// when the test process ends (statics are never dropped), and is killed on drop.
+/// when the test process ends (statics are never dropped), and is killed on drop. (A
+/// server that ignores its stdin, like `authflow serve`, belongs in a local, not a static.)
 pub struct ServerProcess {
     pub issuer: String,
     child: Child,
@@ -92,7 +95,8 @@ impl ServerProcess {
             let mut lines = BufReader::new(stdout).lines();
             let mut sent = false;
             while let Some(Ok(line)) = lines.next() {
-                if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                // `authflow serve` indents its lines.
+                if !sent && let Some(url) = line.trim_start().strip_prefix("listening on ") {
                     let _ = tx.send(url.trim().to_owned());
                     sent = true;
                 }
@@ -147,9 +151,7 @@ pub async fn code_flow(
     scope: &str,
     prompt: Option<&str>,
 ) -> (TokenResponse, PendingAuthorization) {
-    let listener = LoopbackListener::bind(&RedirectUri::new("http://127.0.0.1/callback").unwrap())
-        .await
-        .unwrap();
+    let listener = loopback().await;
     let mut req = client
         .authorization_request(listener.redirect_uri().clone())
         .unwrap()
@@ -158,6 +160,84 @@ pub async fn code_flow(
         req = req.prompt(p);
     }
     let (url, pending) = req.build(&mut OsRandom).unwrap();
+    let code = follow(listener, url, &pending).await.code();
+    let tokens = client.exchange_code(&pending, code).await.unwrap();
+    (tokens, pending)
+}
+
+/// [`code_flow`] started with `OAuthClient::start_authorization`, so that PAR, JAR and
+/// DPoP's `dpop_jkt` apply as the client is configured. Also returns the URL the user
+/// agent was sent to.
+pub async fn started_code_flow(
+    client: &OAuthClient,
+    scope: &str,
+) -> (TokenResponse, PendingAuthorization, Url) {
+    let listener = loopback().await;
+    let req = client
+        .authorization_request(listener.redirect_uri().clone())
+        .unwrap()
+        .scope(Scope::parse(scope).unwrap());
+    let (url, pending) = client.start_authorization(&req).await.unwrap();
+    let code = follow(listener, url.clone(), &pending).await.code();
+    let tokens = client.exchange_code(&pending, code).await.unwrap();
+    (tokens, pending, url)
+}
+
+/// A loopback listener for `http://127.0.0.1/callback` on a free port.
+pub async fn loopback() -> LoopbackListener {
+    LoopbackListener::bind(&RedirectUri::new("http://127.0.0.1/callback").unwrap())
+        .await
+        .unwrap()
+}
+
+/// Where the user agent's trip through the authorization server ended.
+pub struct Redirected {
+    /// What the listener got: the code, or the refusal (an error on the redirect).
+    pub outcome: Result<AuthorizationCode, FlowError>,
+    pub status: reqwest::StatusCode,
+    pub final_url: Url,
+    pub body: String,
+}
+
+impl Redirected {
+    /// The code; panics with where the user agent ended otherwise.
+    #[track_caller]
+    pub fn code(self) -> AuthorizationCode {
+        let Self {
+            outcome,
+            status,
+            final_url,
+            body,
+        } = self;
+        let code = outcome.unwrap_or_else(|e| {
+            panic!(
+                "the listener got no code: {e}; the browser ended at {final_url} ({status}): {body}"
+            )
+        });
+        assert!(status.is_success(), "listener page: {status} {body}");
+        code
+    }
+
+    /// The authorization server's error on the redirect; panics on anything else.
+    #[track_caller]
+    pub fn authorization_error(self) -> AuthorizationError {
+        match self.outcome {
+            Err(FlowError::Callback(CallbackError::Authorization(e))) => e,
+            Err(e) => panic!(
+                "expected an error redirect, got {e}; the browser ended at {} ({}): {}",
+                self.final_url, self.status, self.body
+            ),
+            Ok(_) => panic!("expected an error redirect, got a code"),
+        }
+    }
+}
+
+/// The "user" follows `url` (see [`user_agent`]) while `listener` waits for the redirect.
+pub async fn follow(
+    listener: LoopbackListener,
+    url: Url,
+    pending: &PendingAuthorization,
+) -> Redirected {
     let browser = tokio::spawn(async move {
         let resp = user_agent().get(url.as_str()).send().await.unwrap();
         let status = resp.status();
@@ -165,19 +245,19 @@ pub async fn code_flow(
         let body = resp.text().await.unwrap_or_default();
         (status, final_url, body)
     });
-    let code = listener
+    let outcome = listener
         .wait(
-            &pending,
+            pending,
             &ListenerOptions::default().timeout(Duration::from_secs(20)),
         )
         .await;
     let (status, final_url, body) = browser.await.unwrap();
-    let code = code.unwrap_or_else(|e| {
-        panic!("the listener got no code: {e}; the browser ended at {final_url} ({status}): {body}")
-    });
-    assert!(status.is_success(), "listener page: {status} {body}");
-    let tokens = client.exchange_code(&pending, code).await.unwrap();
-    (tokens, pending)
+    Redirected {
+        outcome,
+        status,
+        final_url,
+        body,
+    }
 }
 
 /// Discovers `issuer` with `credentials`.

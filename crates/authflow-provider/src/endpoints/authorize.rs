@@ -1,16 +1,14 @@
 //! The authorization endpoint (RFC 6749 §4.1.1) with login and consent pages.
 //!
-//! Until client and redirect URI are known to be good, every error is a page at the
-//! provider; after that, errors go back to the client as `error=...` with `state` and
-//! `iss` (RFC 9207). PKCE `S256` is required for public clients; `plain` is refused.
-//!
-//! `state` and `nonce` are stored with the login and the code, so they are limited to
-//! [`MAX_ECHO_BYTES`]. A `nonce` that is too long is an `invalid_request` redirect (with
-//! `state`). A `state` that is too long is an error page: it cannot be echoed (that is
-//! what the limit prevents), and a redirect without it would look to the client like a
-//! forged response.
+//! The parameters come in the query (or a form body), in a signed request object
+//! (`request`, RFC 9101, see [`crate::request_object`]), or from a pushed request
+//! (`request_uri`, RFC 9126, see [`super::par`]); they are checked by
+//! [`crate::authz_request::validate`], the same checks `/par` makes. Until client and
+//! redirect URI are known to be good, every error is a page at the provider; after that,
+//! errors go back to the client as `error=...` with `state` and `iss` (RFC 9207). A
+//! request object that does not verify is an error page too: its redirect URI is not
+//! trusted, and the outer one is ignored (RFC 9101 §6.3).
 
-use authflow::types::Scope;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -19,22 +17,18 @@ use http::header::{COOKIE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use subtle::ConstantTimeEq as _;
 
+use crate::authz_request::{Origin, Refusal, Request, validate};
 use crate::device_store::DeviceState;
 use crate::endpoints::device_page;
 use crate::form::{self, Params};
 use crate::hashing::{PasswordHash, random_token, sha256};
 use crate::pages::{self, error_page};
 use crate::provider::Shared;
-use crate::redirect;
-use crate::registry::{ClientKind, GrantType};
 use crate::store::{CodeRecord, Pending};
 use crate::time::now;
 
 /// How long a login may take, in seconds.
 pub(crate) const LOGIN_TTL: u64 = 600;
-/// The longest `state` or `nonce` accepted, in bytes.
-pub(crate) const MAX_ECHO_BYTES: usize = 512;
-
 /// Where to send the answer: the validated redirect URI and the client's `state`.
 struct Reply<'a> {
     s: &'a Shared,
@@ -77,24 +71,6 @@ impl Reply<'_> {
     fn error(&self, code: &str, description: &str) -> Response {
         self.send(&[("error", code), ("error_description", description)])
     }
-}
-
-/// Everything a valid authorization request carries.
-struct Request {
-    client_id: String,
-    redirect_uri: String,
-    redirect_uri_given: bool,
-    state: Option<String>,
-    scope: Scope,
-    challenge: Option<String>,
-    nonce: Option<String>,
-    login_hint: Option<String>,
-}
-
-fn is_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `GET /authorize`: the parameters in the query.
@@ -153,99 +129,58 @@ fn authorize(s: &Shared, params: &Params) -> Response {
             "The application is not known here (missing or unknown client_id).",
         );
     };
-    if !client.allows(GrantType::AuthorizationCode) {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This application may not use sign-in (authorization_code is not allowed).",
-        );
-    }
-    let given = params.get("redirect_uri");
-    let any_port = client.kind == ClientKind::Public;
-    let Some(redirect_uri) = redirect::resolve(&client.redirect_uris, given, any_port) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "The redirect URI is missing or not registered for this application.",
-        );
+    let now = now();
+    let req = if let Some(uri) = params.get("request_uri") {
+        if params.get("request").is_some() {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Send either request or request_uri, not both.",
+            );
+        }
+        // RFC 9126 §4: only the pushed parameters count; the rest of the query is ignored.
+        match s.par.take(uri, client.id.as_str(), now) {
+            Some(req) => req,
+            None => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "The request_uri is unknown, expired, already used, or was pushed by another application (invalid_request_uri).",
+                );
+            }
+        }
+    } else {
+        let object;
+        let (params, signed) = match params.get("request") {
+            Some(jwt) => match crate::request_object::verify(s, client, jwt) {
+                Ok(p) => {
+                    object = p;
+                    (&object, true)
+                }
+                Err(why) => {
+                    return error_page(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "The request object cannot be used (invalid_request_object): {why}."
+                        ),
+                    );
+                }
+            },
+            None => (params, false),
+        };
+        let origin = Origin {
+            pushed: false,
+            signed,
+        };
+        match validate(s, client, params, origin) {
+            Ok(req) => req,
+            Err(refusal) => return refuse(s, refusal),
+        }
     };
-    let redirect_uri = redirect_uri.to_string();
-    if params
-        .get("state")
-        .is_some_and(|st| st.len() > MAX_ECHO_BYTES)
-    {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            &format!("The state parameter is longer than {MAX_ECHO_BYTES} bytes."),
-        );
-    }
     let reply = Reply {
         s,
-        redirect_uri: &redirect_uri,
-        state: params.get("state"),
+        redirect_uri: &req.redirect_uri,
+        state: req.state.as_deref(),
         status: StatusCode::FOUND,
     };
-    match params.get("response_type") {
-        Some("code") => {}
-        None => return reply.error("invalid_request", "response_type is missing"),
-        Some(_) => {
-            return reply.error(
-                "unsupported_response_type",
-                "only response_type=code is supported",
-            );
-        }
-    }
-    let scope = match params.get("scope").map(Scope::parse).transpose() {
-        Ok(Some(scope)) if scope.is_subset_of(&client.scope) => scope,
-        Ok(Some(_)) => {
-            return reply.error(
-                "invalid_scope",
-                "the application may not ask for this scope",
-            );
-        }
-        Ok(None) => client.scope.clone(),
-        Err(_) => return reply.error("invalid_scope", "the scope is malformed"),
-    };
-    let challenge = params.get("code_challenge");
-    match (challenge, params.get("code_challenge_method")) {
-        (None, None) if client.kind == ClientKind::Public => {
-            return reply.error(
-                "invalid_request",
-                "PKCE is required: send code_challenge with code_challenge_method=S256",
-            );
-        }
-        (None, None) => {}
-        (None, Some(_)) => return reply.error("invalid_request", "code_challenge is missing"),
-        (Some(_), Some("S256")) => {}
-        (Some(_), _) => {
-            return reply.error(
-                "invalid_request",
-                "code_challenge_method must be S256 (plain is not supported)",
-            );
-        }
-    }
-    if challenge.is_some_and(|c| !is_s256_challenge(c)) {
-        return reply.error(
-            "invalid_request",
-            "code_challenge must be a base64url SHA-256 value (43 characters)",
-        );
-    }
-    let nonce = params.get("nonce");
-    if nonce.is_some_and(|n| n.len() > MAX_ECHO_BYTES) {
-        return reply.error(
-            "invalid_request",
-            &format!("nonce is longer than {MAX_ECHO_BYTES} bytes"),
-        );
-    }
-    let req = Request {
-        client_id: client.id.as_str().to_owned(),
-        redirect_uri_given: given.is_some(),
-        redirect_uri: redirect_uri.clone(),
-        state: reply.state.map(str::to_owned),
-        scope,
-        challenge: challenge.map(str::to_owned),
-        nonce: nonce.map(str::to_owned),
-        login_hint: params.get("login_hint").map(str::to_owned),
-    };
-    let now = now();
     if let Some(auto) = &s.settings.auto_approve {
         let user = req
             .login_hint
@@ -259,14 +194,16 @@ fn authorize(s: &Shared, params: &Params) -> Response {
         return reply.send(&[("code", &code)]);
     }
     let csrf = random_token();
+    let client_id = req.client_id.clone();
     let pending = Pending {
-        client_id: req.client_id.clone(),
+        client_id: req.client_id,
         redirect_uri: req.redirect_uri,
         redirect_uri_given: req.redirect_uri_given,
         state: req.state,
         scope: req.scope,
         challenge: req.challenge,
         nonce: req.nonce,
+        dpop_jkt: req.dpop_jkt,
         csrf: csrf.clone(),
         user: None,
         auth_time: 0,
@@ -280,7 +217,26 @@ fn authorize(s: &Shared, params: &Params) -> Response {
             "Too many sign-ins are in progress; try again in a few minutes.",
         );
     };
-    login_page(&id, &csrf, &req.client_id)
+    login_page(&id, &csrf, &client_id)
+}
+
+/// A refused request: a page, or an error sent to the validated redirect URI.
+fn refuse(s: &Shared, refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Page { message, .. } => error_page(StatusCode::BAD_REQUEST, &message),
+        Refusal::Redirect {
+            redirect_uri,
+            state,
+            error,
+            description,
+        } => Reply {
+            s,
+            redirect_uri: &redirect_uri,
+            state: state.as_deref(),
+            status: StatusCode::FOUND,
+        }
+        .error(error, &description),
+    }
 }
 
 /// The login page of a new pending sign-in, with its CSRF cookie.
@@ -327,6 +283,7 @@ fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -
             nonce: req.nonce.clone(),
             auth_time,
             expires: now + s.settings.code_ttl,
+            dpop_jkt: req.dpop_jkt.clone(),
         },
         now,
     );
@@ -526,6 +483,7 @@ pub(crate) async fn consent(
                 challenge: pending.challenge.clone(),
                 nonce: pending.nonce.clone(),
                 login_hint: None,
+                dpop_jkt: pending.dpop_jkt.clone(),
             };
             match issue_code(&s, &req, &user, pending.auth_time, now) {
                 Some(code) => {

@@ -54,7 +54,7 @@ fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<serde_json::Value, OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, _) = authenticate(&s.registry, headers, &params)?;
+    let (client, _) = authenticate(s, headers, &params, &s.url("/device_authorization"))?;
     if !client.allows(GrantType::DeviceCode) {
         return Err(unauthorized_client(format!(
             "client `{}` may not use the device code grant",

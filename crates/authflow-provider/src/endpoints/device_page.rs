@@ -92,6 +92,7 @@ pub(crate) async fn submit(
         scope: info.scope,
         challenge: None,
         nonce: None,
+        dpop_jkt: None,
         csrf: csrf.clone(),
         user: None,
         auth_time: 0,

@@ -7,6 +7,10 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::{Value, json};
 
+use authflow::protocol::client_assertion::JWT_BEARER_GRANT;
+use authflow::protocol::dpop::DEFAULT_PROOF_ALGORITHMS;
+
+use crate::client_keys::CLIENT_KEY_ALGORITHMS;
 use crate::jwt::{IdTokenKey, SigningKey};
 use crate::provider::{Documents, Settings};
 use crate::registry::Registry;
@@ -59,7 +63,22 @@ pub(crate) fn documents(
 ) -> Documents {
     let iss = issuer.as_issuer_str();
     let scopes = scopes(registry);
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "none",
+    ];
+    // Introspection needs an authenticated client.
+    let introspection_methods = &auth_methods[..4];
+    let mut auth_algs: Vec<&str> = CLIENT_KEY_ALGORITHMS.iter().map(|a| a.as_str()).collect();
+    let object_algs = auth_algs.clone();
+    auth_algs.push("HS256");
+    let dpop_algs: Vec<&str> = DEFAULT_PROOF_ALGORITHMS
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
     let oauth = json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
@@ -78,10 +97,22 @@ pub(crate) fn documents(
             "client_credentials",
             authflow::protocol::device::DEVICE_CODE_GRANT,
             crate::registry::TOKEN_EXCHANGE_GRANT,
+            JWT_BEARER_GRANT,
         ],
         "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": auth_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_signing_alg_values_supported": auth_algs,
+        "introspection_endpoint_auth_methods_supported": introspection_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": auth_algs,
+        "pushed_authorization_request_endpoint": format!("{iss}/par"),
+        "require_pushed_authorization_requests": settings.require_par,
+        "request_parameter_supported": true,
+        // Only PAR's own request_uri values; OIDC's default (true) would promise fetching
+        // request objects from client URLs.
+        "request_uri_parameter_supported": false,
+        "request_object_signing_alg_values_supported": object_algs,
+        "dpop_signing_alg_values_supported": dpop_algs,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": !settings.quirks.no_iss_on_redirect,
         "protected_resources": [iss],

@@ -14,10 +14,11 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::form_body;
-use crate::client_auth::{Method, authenticate};
+use crate::client_auth::authenticate;
 use crate::errors::{error_response, invalid_client, invalid_request, no_store};
 use crate::hashing::sha256;
 use crate::provider::Shared;
+use crate::registry::TokenEndpointAuthMethod as Method;
 use crate::time::now;
 
 pub(crate) async fn introspect(
@@ -41,7 +42,7 @@ fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, method) = authenticate(&s.registry, headers, &params)?;
+    let (client, method) = authenticate(s, headers, &params, &s.url("/introspect"))?;
     if method == Method::None {
         return Err(invalid_client(
             "introspection needs an authenticated (confidential) client",
@@ -56,9 +57,11 @@ fn handle(
         if !may_see(&c.client_id) || s.store.is_revoked(&c.jti, c.gid.as_deref(), now) {
             return Ok(json!({"active": false}));
         }
+        // RFC 9449 §6.2: a bound token's key is shown as `cnf`.
+        let token_type = if c.cnf.is_some() { "DPoP" } else { "Bearer" };
         let mut v = json!({
             "active": true,
-            "token_type": "Bearer",
+            "token_type": token_type,
             "scope": c.scope,
             "client_id": c.client_id,
             "sub": c.sub,
@@ -71,21 +74,30 @@ fn handle(
         if c.gid.is_some() {
             v["username"] = json!(c.sub);
         }
+        if let Some(cnf) = &c.cnf {
+            v["cnf"] = json!({"jkt": cnf.jkt});
+        }
         return Ok(v);
     }
     // Refresh tokens: only their own client may look at them (a resource server never
     // receives one).
     match s.store.refresh_info(&sha256(token.as_bytes()), now) {
-        Some(info) if info.client_id == client.id.as_str() => Ok(json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "scope": info.scope.to_string(),
-            "client_id": info.client_id,
-            "sub": info.user,
-            "username": info.user,
-            "iss": s.issuer_str,
-            "exp": info.expires,
-        })),
+        Some(info) if info.client_id == client.id.as_str() => {
+            let mut v = json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": info.scope.to_string(),
+                "client_id": info.client_id,
+                "sub": info.user,
+                "username": info.user,
+                "iss": s.issuer_str,
+                "exp": info.expires,
+            });
+            if let Some(jkt) = info.dpop_jkt {
+                v["cnf"] = json!({"jkt": jkt});
+            }
+            Ok(v)
+        }
         _ => Ok(json!({"active": false})),
     }
 }

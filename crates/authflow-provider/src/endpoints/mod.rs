@@ -5,11 +5,13 @@ pub(crate) mod device_authorization;
 pub(crate) mod device_page;
 pub(crate) mod discovery;
 pub(crate) mod introspect;
+pub(crate) mod par;
 pub(crate) mod resource;
 pub(crate) mod revoke;
 pub(crate) mod token;
 mod token_device;
 mod token_exchange;
+mod token_jwt_bearer;
 pub(crate) mod userinfo;
 
 use authflow::protocol::OAuthError;

@@ -32,7 +32,7 @@ fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, _) = authenticate(&s.registry, headers, &params)?;
+    let (client, _) = authenticate(s, headers, &params, &s.url("/revoke"))?;
     let token = params
         .get("token")
         .ok_or_else(|| invalid_request("token is missing"))?;

@@ -4,6 +4,12 @@
 //! [`super::token_exchange`]). Every grant honours `resource` (RFC 8707): the access
 //! token's `aud` is the requested resource when it is registered for the client, else
 //! the provider's own resource (the issuer).
+//!
+//! DPoP (RFC 9449): a request with a valid proof gets a DPoP-bound access token
+//! (`token_type: DPoP`, `cnf.jkt`); a public client's refresh tokens are then bound to the
+//! proof's key as well (§5), and a code requested with `dpop_jkt` (§10) needs a proof
+//! made with that key. The JWT-bearer grant (RFC 7523 §2.1) is in
+//! [`super::token_jwt_bearer`].
 
 use authflow::protocol::OAuthError;
 use authflow::types::{PkceVerifier, ResourceIndicator, Scope};
@@ -23,8 +29,9 @@ use crate::errors::{
 };
 use crate::form::Params;
 use crate::hashing::{random_id, random_token, sha256};
-use crate::jwt::{AccessClaims, IdClaims, at_hash};
+use crate::jwt::{AccessClaims, Confirmation, IdClaims, at_hash};
 use crate::provider::Shared;
+use crate::registry::ClientKind;
 use crate::registry::{Client, GrantType};
 use crate::store::{CodeError, CodeRecord, Grant, RefreshError};
 use crate::time::now;
@@ -34,13 +41,15 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&s, &headers, body) {
+    let mut resp = match handle(&s, &headers, body) {
         Ok(issued) => respond(&s, &issued),
         Err(e) => {
             tracing::debug!(error = %e.error, "token request refused");
             render(&e, s.settings.quirks)
         }
-    }
+    };
+    s.dpop.offer_nonce(&mut resp);
+    resp
 }
 
 /// What a successful token request hands out.
@@ -53,6 +62,8 @@ pub(super) struct Issued {
     pub id_token: Option<String>,
     /// RFC 8693 §2.2.1 `issued_token_type`, for token exchange.
     pub issued_token_type: Option<&'static str>,
+    /// The access token is DPoP-bound (`token_type: DPoP`).
+    pub dpop_bound: bool,
 }
 
 fn handle(
@@ -64,16 +75,29 @@ fn handle(
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| invalid_request("grant_type is missing"))?;
-    let (client, method) = authenticate(&s.registry, headers, &params)?;
+    // The proof before client authentication: a nonce challenge then costs the client
+    // no client assertion.
+    let proof = s.dpop.check(headers, &s.token_url)?;
+    let token_url = s.url("/token");
+    let (client, method) = authenticate(s, headers, &params, &token_url)?;
+    if client.dpop_bound_access_tokens && proof.is_none() {
+        return Err(crate::dpop::refusal(
+            &authflow::protocol::dpop::DpopError::Missing,
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     match grant_type {
-        "authorization_code" => authorization_code(s, client, &params),
-        "refresh_token" => refresh(s, client, &params),
-        "client_credentials" => client_credentials(s, client, &params),
+        "authorization_code" => authorization_code(s, client, &params, jkt),
+        "refresh_token" => refresh(s, client, &params, jkt),
+        "client_credentials" => client_credentials(s, client, &params, jkt),
         authflow::protocol::device::DEVICE_CODE_GRANT => {
-            super::token_device::device_code(s, client, &params)
+            super::token_device::device_code(s, client, &params, jkt)
         }
         crate::registry::TOKEN_EXCHANGE_GRANT => {
-            super::token_exchange::token_exchange(s, client, method, &params)
+            super::token_exchange::token_exchange(s, client, method, &params, jkt)
+        }
+        authflow::protocol::client_assertion::JWT_BEARER_GRANT => {
+            super::token_jwt_bearer::jwt_bearer(s, client, &params, jkt)
         }
         other => Err(error(
             StatusCode::BAD_REQUEST,
@@ -148,6 +172,8 @@ pub(super) struct AccessFor<'a> {
     pub scope: &'a str,
     pub gid: Option<&'a str>,
     pub auth_time: Option<u64>,
+    /// The DPoP key to bind the token to.
+    pub jkt: Option<&'a str>,
 }
 
 /// Signs an access token living `ttl` seconds.
@@ -169,6 +195,7 @@ pub(super) fn sign_access_for(
         jti: &jti,
         gid: t.gid,
         auth_time: t.auth_time,
+        cnf: t.jkt.map(|jkt| Confirmation { jkt }),
     };
     s.key.sign_access_token(&claims).map_err(|_| {
         error(
@@ -180,29 +207,24 @@ pub(super) fn sign_access_for(
 }
 
 /// Signs an access token with the provider's access token lifetime.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn sign_access(
-    s: &Shared,
-    sub: &str,
-    client_id: &str,
-    aud: &str,
-    scope: &str,
-    gid: Option<&str>,
-    auth_time: Option<u64>,
-    now: u64,
-) -> Result<String, OAuthError> {
-    let t = AccessFor {
-        sub,
-        client_id,
-        aud,
-        scope,
-        gid,
-        auth_time,
-    };
-    sign_access_for(s, &t, s.settings.access_ttl, now)
+pub(super) fn sign_access(s: &Shared, t: &AccessFor<'_>, now: u64) -> Result<String, OAuthError> {
+    sign_access_for(s, t, s.settings.access_ttl, now)
 }
 
-fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
+/// The key a new grant's refresh tokens are bound to: the proof's, for public clients
+/// only (RFC 9449 §5: confidential clients' refresh tokens are bound to their
+/// authentication already).
+pub(super) fn refresh_binding(client: &Client, jkt: Option<&str>) -> Option<String> {
+    jkt.filter(|_| client.kind == ClientKind::Public)
+        .map(str::to_owned)
+}
+
+fn authorization_code(
+    s: &Shared,
+    client: &Client,
+    p: &Params,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::AuthorizationCode)?;
     let code = p
         .get("code")
@@ -241,6 +263,12 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
                 Err("code_verifier sent, but the authorization request had no code_challenge")
             }
             (None, None) => Ok(()),
+        }?;
+        match (&rec.dpop_jkt, jkt) {
+            (None, _) => Ok(()),
+            (Some(bound), Some(k)) if bool::from(bound.as_bytes().ct_eq(k.as_bytes())) => Ok(()),
+            (Some(_), Some(_)) => Err("the DPoP proof is not made with the key named by dpop_jkt"),
+            (Some(_), None) => Err("the code is bound to a DPoP key (dpop_jkt): send a proof"),
         }
     };
     let now = now();
@@ -263,23 +291,24 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
         rec.user.clone(),
         rec.scope.clone(),
         rec.auth_time,
-    );
+    )
+    .bound_to(refresh_binding(client, jkt));
     if !s.store.create_grant(&gid, grant, refresh, now) {
         return Err(invalid_grant(
             "the code was already used; the grant is revoked",
         ));
     }
     let scope = rec.scope.to_string();
-    let access_token = sign_access(
-        s,
-        &rec.user,
-        &rec.client_id,
-        &aud,
-        &scope,
-        Some(&gid),
-        Some(rec.auth_time),
-        now,
-    )?;
+    let t = AccessFor {
+        sub: &rec.user,
+        client_id: &rec.client_id,
+        aud: &aud,
+        scope: &scope,
+        gid: Some(&gid),
+        auth_time: Some(rec.auth_time),
+        jkt,
+    };
+    let access_token = sign_access(s, &t, now)?;
     let id_token = id_token(
         s,
         &rec.user,
@@ -298,6 +327,7 @@ fn authorization_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
         refresh_token,
         id_token,
         issued_token_type: None,
+        dpop_bound: jkt.is_some(),
     })
 }
 
@@ -337,7 +367,12 @@ pub(super) fn id_token(
     s.id_key.sign_id_token(&claims).ok()
 }
 
-fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
+fn refresh(
+    s: &Shared,
+    client: &Client,
+    p: &Params,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::RefreshToken)?;
     let token = p
         .get("refresh_token")
@@ -354,6 +389,7 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
         .refresh(
             &sha256(token.as_bytes()),
             client.id.as_str(),
+            jkt,
             requested.as_ref(),
             next,
             now,
@@ -367,18 +403,21 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
                 invalid_grant("the refresh token was already used; the whole grant is revoked")
             }
             RefreshError::Scope => invalid_scope("the scope exceeds what was granted"),
+            RefreshError::DpopKey => invalid_grant(
+                "the refresh token is bound to a DPoP key: send a proof made with that key",
+            ),
         })?;
     let scope = grant.scope.to_string();
-    let access_token = sign_access(
-        s,
-        &grant.user,
-        client.id.as_str(),
-        &aud,
-        &scope,
-        Some(&grant.gid),
-        Some(grant.auth_time),
-        now,
-    )?;
+    let t = AccessFor {
+        sub: &grant.user,
+        client_id: client.id.as_str(),
+        aud: &aud,
+        scope: &scope,
+        gid: Some(&grant.gid),
+        auth_time: Some(grant.auth_time),
+        jkt,
+    };
+    let access_token = sign_access(s, &t, now)?;
     tracing::debug!(client = %client.id, "refreshed");
     Ok(Issued {
         access_token,
@@ -387,10 +426,16 @@ fn refresh(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError
         refresh_token,
         id_token: None,
         issued_token_type: None,
+        dpop_bound: jkt.is_some(),
     })
 }
 
-fn client_credentials(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
+fn client_credentials(
+    s: &Shared,
+    client: &Client,
+    p: &Params,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::ClientCredentials)?;
     let scope = match requested_scope(p)? {
         Some(req) if !req.is_subset_of(&client.scope) => {
@@ -401,7 +446,16 @@ fn client_credentials(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
     };
     let aud = audience(s, client, p)?;
     let id = client.id.as_str();
-    let access_token = sign_access(s, id, id, &aud, &scope, None, None, now())?;
+    let t = AccessFor {
+        sub: id,
+        client_id: id,
+        aud: &aud,
+        scope: &scope,
+        gid: None,
+        auth_time: None,
+        jkt,
+    };
+    let access_token = sign_access(s, &t, now())?;
     Ok(Issued {
         access_token,
         expires_in: s.settings.access_ttl,
@@ -409,6 +463,7 @@ fn client_credentials(s: &Shared, client: &Client, p: &Params) -> Result<Issued,
         refresh_token: None,
         id_token: None,
         issued_token_type: None,
+        dpop_bound: jkt.is_some(),
     })
 }
 
@@ -437,7 +492,9 @@ struct TokenBody<'a> {
 fn respond(s: &Shared, issued: &Issued) -> Response {
     let q = s.settings.quirks;
     let ttl = issued.expires_in;
-    let token_type = if q.lowercase_token_type {
+    let token_type = if issued.dpop_bound {
+        "DPoP"
+    } else if q.lowercase_token_type {
         "bearer"
     } else {
         "Bearer"

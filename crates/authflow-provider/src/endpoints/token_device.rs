@@ -7,7 +7,9 @@ use std::time::Instant;
 use authflow::protocol::OAuthError;
 use http::StatusCode;
 
-use super::token::{Issued, audience, id_token, require_grant, sign_access};
+use super::token::{
+    AccessFor, Issued, audience, id_token, refresh_binding, require_grant, sign_access,
+};
 use crate::device_store::Poll;
 use crate::errors::{error, invalid_grant, invalid_request};
 use crate::form::Params;
@@ -17,7 +19,12 @@ use crate::registry::{Client, GrantType};
 use crate::store::Grant;
 use crate::time::now;
 
-pub(super) fn device_code(s: &Shared, client: &Client, p: &Params) -> Result<Issued, OAuthError> {
+pub(super) fn device_code(
+    s: &Shared,
+    client: &Client,
+    p: &Params,
+    jkt: Option<&str>,
+) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::DeviceCode)?;
     let code = p
         .get("device_code")
@@ -80,21 +87,22 @@ pub(super) fn device_code(s: &Shared, client: &Client, p: &Params) -> Result<Iss
         user.clone(),
         scope.clone(),
         auth_time,
-    );
+    )
+    .bound_to(refresh_binding(client, jkt));
     if !s.store.create_grant(&gid, grant, refresh, now) {
         return Err(invalid_grant("the grant was revoked"));
     }
     let scope_text = scope.to_string();
-    let access_token = sign_access(
-        s,
-        &user,
-        client.id.as_str(),
-        &aud,
-        &scope_text,
-        Some(&gid),
-        Some(auth_time),
-        now,
-    )?;
+    let t = AccessFor {
+        sub: &user,
+        client_id: client.id.as_str(),
+        aud: &aud,
+        scope: &scope_text,
+        gid: Some(&gid),
+        auth_time: Some(auth_time),
+        jkt,
+    };
+    let access_token = sign_access(s, &t, now)?;
     let id_token = id_token(
         s,
         &user,
@@ -113,5 +121,6 @@ pub(super) fn device_code(s: &Shared, client: &Client, p: &Params) -> Result<Iss
         refresh_token,
         id_token,
         issued_token_type: None,
+        dpop_bound: jkt.is_some(),
     })
 }

@@ -11,10 +11,10 @@ use authflow::protocol::token_request::ACCESS_TOKEN_TYPE;
 use authflow::types::{ResourceIndicator, Scope};
 
 use super::token::{AccessFor, Issued, invalid_target, require_grant, sign_access_for, target};
-use crate::client_auth::Method;
 use crate::errors::{invalid_client, invalid_request, invalid_scope};
 use crate::form::Params;
 use crate::provider::Shared;
+use crate::registry::TokenEndpointAuthMethod as Method;
 use crate::registry::{Client, GrantType};
 use crate::time::now;
 
@@ -23,6 +23,7 @@ pub(super) fn token_exchange(
     client: &Client,
     method: Method,
     p: &Params,
+    jkt: Option<&str>,
 ) -> Result<Issued, OAuthError> {
     require_grant(client, GrantType::TokenExchange)?;
     if method == Method::None {
@@ -98,6 +99,7 @@ pub(super) fn token_exchange(
         scope: &scope,
         gid: claims.gid.as_deref(),
         auth_time: claims.auth_time,
+        jkt,
     };
     let access_token = sign_access_for(s, &t, ttl, now)?;
     tracing::info!(client = %client.id, subject_client = %claims.client_id, "token exchanged");
@@ -108,5 +110,6 @@ pub(super) fn token_exchange(
         refresh_token: None,
         id_token: None,
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        dpop_bound: jkt.is_some(),
     })
 }

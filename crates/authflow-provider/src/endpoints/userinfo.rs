@@ -3,13 +3,19 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::json;
 
-use super::resource::{challenge, with_scope};
+use super::resource::{authorize, challenge};
 
-pub(crate) async fn userinfo(State(s): crate::provider::State, headers: HeaderMap) -> Response {
-    let principal = match with_scope(&s, &headers, "openid").await {
+/// Bearer or DPoP-bound tokens (with a proof), like `/api/*`.
+pub(crate) async fn userinfo(
+    State(s): crate::provider::State,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let principal = match authorize(&s, &method, &uri, &headers, Some("openid")).await {
         Ok(p) => p,
         Err(r) => return r,
     };

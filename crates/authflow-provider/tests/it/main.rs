@@ -4,10 +4,13 @@
 
 mod authorize;
 mod client_e2e;
+mod client_jwt;
 mod device;
+mod dpop;
 mod exchange;
 mod hardening;
 mod interop_oauth2;
+mod par;
 mod quirks;
 mod resource;
 mod support;

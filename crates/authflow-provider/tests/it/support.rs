@@ -186,3 +186,66 @@ impl Server {
         v
     }
 }
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A fresh key with a `kid`, and the JWKS that publishes it.
+pub fn client_key(
+    alg: authflow::jose::JwsAlgorithm,
+    kid: &str,
+) -> (authflow::jose::SigningKey, Value) {
+    let key = authflow::jose::SigningKey::generate(alg)
+        .unwrap()
+        .with_key_id(kid);
+    let jwks = serde_json::json!({"keys": [key.public_jwk().to_object(Some(kid), Some(alg))]});
+    (key, jwks)
+}
+
+/// A compact JWS over `claims` with `typ`, signed by `key`.
+pub fn sign(key: &authflow::jose::SigningKey, typ: &str, claims: Value) -> String {
+    authflow::jose::UnsignedJws::new(key, typ, claims)
+        .sign_with(key)
+        .unwrap()
+}
+
+/// The decoded claims of a JWT (no verification).
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+impl Server {
+    /// POST a form with extra headers (a `DPoP` proof, say) and optional basic credentials.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        headers: &[(&str, reqwest::header::HeaderValue)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value.clone());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let json = resp.json().await.unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+}

@@ -24,7 +24,8 @@ impl OAuthClient {
             .ok_or_else(|| {
                 Error::Config("the server has no device authorization endpoint (RFC 8628)".into())
             })?;
-        let req = device_authorization_request(endpoint, self.credentials(), scope, &[])?;
+        let creds = self.signed_credentials(self.credentials()).await?;
+        let req = device_authorization_request(endpoint, &creds, scope, &[])?;
         let label = endpoint.to_string();
         let resp = self.send(req).await?;
         parse_device_authorization(&resp).map_err(|e| Error::from_response(&label, e))

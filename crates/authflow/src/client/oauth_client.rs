@@ -10,6 +10,7 @@ use url::Url;
 use super::error::Error;
 use super::http::{HttpClient, display_url};
 use crate::protocol::discovery::{self, ServerMetadata};
+use crate::protocol::dpop::{self, DpopProver};
 use crate::protocol::introspection::{self, IntrospectionResponse};
 use crate::protocol::revocation::{self, TokenTypeHint};
 use crate::protocol::token_response::parse_token_response;
@@ -17,6 +18,7 @@ use crate::protocol::{
     AuthorizationRequest, ClientAuthentication, Credentials, Grant, MAX_RESPONSE_BYTES,
     PendingAuthorization, ResponseError, TokenRequest, TokenResponse,
 };
+use crate::protocol::{par, request_object};
 use crate::types::{
     AccessToken, AuthorizationCode, EndpointUrl, InvalidValue, IssuerUrl, RedirectUri,
     RefreshToken, ResourceIndicator, Scope, is_loopback_url,
@@ -40,6 +42,8 @@ pub struct Endpoints {
     pub device_authorization: Option<EndpointUrl>,
     /// The JWKS document.
     pub jwks: Option<EndpointUrl>,
+    /// RFC 9126 pushed authorization requests.
+    pub pushed_authorization: Option<EndpointUrl>,
 }
 
 impl Endpoints {
@@ -53,6 +57,7 @@ impl Endpoints {
             userinfo: m.userinfo_endpoint.clone(),
             device_authorization: m.device_authorization_endpoint.clone(),
             jwks: m.jwks_uri.clone(),
+            pushed_authorization: m.pushed_authorization_request_endpoint.clone(),
         }
     }
 }
@@ -110,6 +115,16 @@ struct Inner {
     prefer_post: AtomicBool,
     /// The provider's JWKS, once fetched.
     jwks: arc_swap::ArcSwapOption<jsonwebtoken::jwk::JwkSet>,
+    /// The key that binds new grants (DPoP), when set.
+    dpop: Option<DpopProver>,
+    /// Push every authorization request (RFC 9126), not only when the server requires it.
+    par: bool,
+    /// Signs request objects (RFC 9101), when set.
+    request_signer: Option<Arc<dyn crate::jose::JwsSigner>>,
+    /// The authorization server's latest DPoP nonce.
+    dpop_nonce: arc_swap::ArcSwapOption<String>,
+    /// `aud` of client assertions, when not the issuer.
+    assertion_audience: Option<String>,
 }
 
 /// Configures an [`OAuthClient`].
@@ -120,9 +135,51 @@ pub struct OAuthClientBuilder {
     endpoints: Endpoints,
     issuer: Option<IssuerUrl>,
     http: Option<Arc<dyn HttpClient>>,
+    dpop: Option<DpopProver>,
+    assertion_audience: Option<String>,
+    par: bool,
+    request_signer: Option<Arc<dyn crate::jose::JwsSigner>>,
 }
 
 impl OAuthClientBuilder {
+    /// Sends every authorization request through PAR (RFC 9126). Without this, PAR is used
+    /// when the server's metadata says `require_pushed_authorization_requests`.
+    pub fn pushed_authorization(mut self, on: bool) -> Self {
+        self.par = on;
+        self
+    }
+
+    /// The PAR endpoint, when not discovered.
+    pub fn pushed_authorization_endpoint(mut self, url: EndpointUrl) -> Self {
+        self.endpoints.pushed_authorization = Some(url);
+        self
+    }
+
+    /// Signs authorization requests as request objects (JAR, RFC 9101) with `signer`:
+    /// by value in the URL, or inside PAR when PAR is used.
+    pub fn request_object_signer(mut self, signer: Arc<dyn crate::jose::JwsSigner>) -> Self {
+        self.request_signer = Some(signer);
+        self
+    }
+
+    /// Binds the tokens this client obtains to `key` (DPoP, RFC 9449): every token request
+    /// carries a proof, the authorization request carries `dpop_jkt`, and the server's
+    /// nonce is followed. Generate the key with
+    /// [`SigningKey::generate`](crate::jose::SigningKey::generate) and keep it with the
+    /// tokens (a [`TokenSet`](crate::session::TokenSet) does).
+    pub fn dpop(mut self, key: crate::jose::SigningKey) -> Self {
+        self.dpop = Some(DpopProver::new(key));
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` and `client_secret_jwt` assertions. By default the
+    /// issuer (RFC 7523 and FAPI 2.0 name it), or the token endpoint when no issuer is
+    /// known; some servers want the token endpoint URL.
+    pub fn assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion_audience = Some(audience.into());
+        self
+    }
+
     /// The token endpoint.
     pub fn token_endpoint(mut self, url: EndpointUrl) -> Self {
         self.endpoints.token = Some(url);
@@ -185,6 +242,7 @@ impl OAuthClientBuilder {
         e.userinfo = e.userinfo.take().or(found.userinfo);
         e.device_authorization = e.device_authorization.take().or(found.device_authorization);
         e.jwks = e.jwks.take().or(found.jwks);
+        e.pushed_authorization = e.pushed_authorization.take().or(found.pushed_authorization);
         self.issuer = Some(issuer.clone());
         // A server that lists only client_secret_post gets it from the start.
         if let ClientAuthentication::SecretBasic(secret) = self.credentials.authentication()
@@ -226,6 +284,11 @@ impl OAuthClientBuilder {
                 metadata,
                 prefer_post: AtomicBool::new(false),
                 jwks: arc_swap::ArcSwapOption::empty(),
+                dpop: self.dpop,
+                par: self.par,
+                request_signer: self.request_signer,
+                dpop_nonce: arc_swap::ArcSwapOption::empty(),
+                assertion_audience: self.assertion_audience,
             }),
         })
     }
@@ -276,7 +339,16 @@ impl OAuthClient {
             endpoints: Endpoints::default(),
             issuer: None,
             http: None,
+            dpop: None,
+            assertion_audience: None,
+            par: false,
+            request_signer: None,
         }
+    }
+
+    /// The DPoP prover that binds new grants, when configured.
+    pub fn dpop(&self) -> Option<&DpopProver> {
+        self.inner.dpop.as_ref()
     }
 
     /// The client's credentials.
@@ -332,7 +404,84 @@ impl OAuthClient {
                 .is_some_and(|m| m.authorization_response_iss_parameter_supported);
             req = req.issuer(issuer.clone(), required);
         }
+        if let Some(p) = &self.inner.dpop {
+            // Binds the code to the key (RFC 9449 §10): a stolen code is useless elsewhere.
+            req = req.param("dpop_jkt", p.thumbprint());
+        }
         Ok(req)
+    }
+
+    /// Where to send the browser for `request`, as this server and client want it: the
+    /// parameters pushed first (RFC 9126) when the server requires PAR or the client was
+    /// built with [`pushed_authorization`](OAuthClientBuilder::pushed_authorization); signed
+    /// as a request object (RFC 9101) when a signer is set; a plain URL otherwise.
+    pub async fn start_authorization(
+        &self,
+        request: &AuthorizationRequest,
+    ) -> Result<(Url, PendingAuthorization), Error> {
+        let requires = self
+            .inner
+            .metadata
+            .as_ref()
+            .is_some_and(ServerMetadata::requires_pushed_authorization);
+        let par_endpoint = self.inner.endpoints.pushed_authorization.as_ref();
+        let use_par = self.inner.par || requires;
+        if use_par && par_endpoint.is_none() {
+            return Err(Error::Config(
+                "pushed authorization requests are required but the server announces no `pushed_authorization_request_endpoint`".into(),
+            ));
+        }
+        let mut rng = crate::random::ThreadRandom;
+        let signer = self.inner.request_signer.as_deref();
+        if !use_par && signer.is_none() {
+            return Ok(request.build(&mut rng)?);
+        }
+        let (params, pending) = request.build_parameters(&mut rng)?;
+        let client_id = request.client_id();
+        let params = match signer {
+            Some(signer) => {
+                // RFC 9101 §4: a request object's `aud` is the issuer, whatever client
+                // assertions use.
+                let audience = match &self.inner.issuer {
+                    Some(issuer) => issuer.as_issuer_str().to_owned(),
+                    None => self.audience()?,
+                };
+                let jwt = request_object::sign_request_object(
+                    signer,
+                    &params,
+                    client_id,
+                    &audience,
+                    SystemTime::now(),
+                    &mut rng,
+                )
+                .await
+                .map_err(|e| Error::Config(format!("cannot sign the request object: {e}")))?;
+                if !use_par {
+                    let url = request_object::authorization_url_with_request(
+                        request.endpoint(),
+                        client_id,
+                        &jwt,
+                    );
+                    return Ok((url, pending));
+                }
+                request_object::pushed_parameters(client_id, jwt)
+            }
+            None => params,
+        };
+        let Some(endpoint) = par_endpoint else {
+            return Err(Error::Config(
+                "no pushed authorization request endpoint".into(),
+            ));
+        };
+        let pushed = self
+            .with_client_auth(
+                |creds| Ok(par::par_request(endpoint, creds, &params)?),
+                par::parse_par_response,
+                None,
+            )
+            .await?;
+        let url = par::authorization_url(request.endpoint(), client_id, &pushed.request_uri);
+        Ok((url, pending))
     }
 
     /// Checks the redirect URL against the pending flow, then exchanges the code.
@@ -381,16 +530,39 @@ impl OAuthClient {
         refresh_token: &RefreshToken,
         scope: Option<Scope>,
     ) -> Result<TokenResponse, Error> {
+        self.refresh_bound(refresh_token, scope, self.inner.dpop.as_ref())
+            .await
+    }
+
+    /// Refreshes with the DPoP key the tokens are bound to (a refresh token issued to a
+    /// public client with DPoP is usable only with a proof by the same key).
+    pub async fn refresh_bound(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<Scope>,
+        dpop: Option<&DpopProver>,
+    ) -> Result<TokenResponse, Error> {
         let grant = Grant::RefreshToken {
             refresh_token: refresh_token.clone(),
             scope,
         };
-        self.request_token(&grant, &[]).await
+        self.request_token_with(&grant, &[], dpop).await
     }
 
     /// The client credentials grant (RFC 6749 §4.4).
     pub async fn client_credentials(&self, scope: Option<Scope>) -> Result<TokenResponse, Error> {
         self.request_token(&Grant::ClientCredentials { scope }, &[])
+            .await
+    }
+
+    /// The JWT-bearer grant (RFC 7523 §2.1): trades a JWT that the server trusts (signed
+    /// by an issuer it knows, naming the user in `sub`) for tokens.
+    pub async fn jwt_bearer(
+        &self,
+        assertion: crate::types::Assertion,
+        scope: Option<Scope>,
+    ) -> Result<TokenResponse, Error> {
+        self.request_token(&Grant::JwtBearer { assertion, scope }, &[])
             .await
     }
 
@@ -420,15 +592,27 @@ impl OAuthClient {
         grant: &Grant,
         resources: &[ResourceIndicator],
     ) -> Result<TokenResponse, Error> {
+        self.request_token_with(grant, resources, self.inner.dpop.as_ref())
+            .await
+    }
+
+    /// [`request_token`](Self::request_token) with an explicit DPoP prover (or none).
+    pub async fn request_token_with(
+        &self,
+        grant: &Grant,
+        resources: &[ResourceIndicator],
+        dpop: Option<&DpopProver>,
+    ) -> Result<TokenResponse, Error> {
         let endpoint = self.token_endpoint()?;
         self.with_client_auth(
             |creds| {
-                tracing::debug!(endpoint = %endpoint, grant_type = grant.grant_type(), auth = creds.authentication().method_name(), "token request");
+                tracing::debug!(endpoint = %endpoint, grant_type = grant.grant_type(), auth = creds.authentication().method_name(), dpop = dpop.is_some(), "token request");
                 Ok(TokenRequest::new(endpoint, creds, grant)
                     .resources(resources.iter().cloned())
                     .build()?)
             },
             |resp| parse_token_response(resp, SystemTime::now()),
+            dpop,
         )
         .await
     }
@@ -441,9 +625,10 @@ impl OAuthClient {
         &self,
         build: impl Fn(&Credentials) -> Result<http::Request<Vec<u8>>, Error>,
         parse: impl Fn(&http::Response<Bytes>) -> Result<T, ResponseError>,
+        dpop: Option<&DpopProver>,
     ) -> Result<T, Error> {
         let creds = self.effective_credentials();
-        let first = self.exchange(build(&creds)?, &parse).await;
+        let first = self.attempt(&creds, &build, &parse, dpop).await;
         let ClientAuthentication::SecretBasic(secret) = creds.authentication() else {
             return first;
         };
@@ -454,7 +639,7 @@ impl OAuthClient {
                 );
                 let post =
                     creds.with_authentication(ClientAuthentication::SecretPost(secret.clone()));
-                let retry = self.exchange(build(&post)?, &parse).await;
+                let retry = self.attempt(&post, &build, &parse, dpop).await;
                 match &retry {
                     // Neither works: report the method the user configured.
                     Err(e) if e.is_invalid_client() => first,
@@ -468,16 +653,95 @@ impl OAuthClient {
         }
     }
 
-    async fn exchange<T>(
+    /// One request: a fresh client assertion for the JWT methods, a DPoP proof when
+    /// `dpop` is given, and one retry when the server asks for a DPoP nonce.
+    async fn attempt<T>(
         &self,
-        req: http::Request<Vec<u8>>,
+        creds: &Credentials,
+        build: &impl Fn(&Credentials) -> Result<http::Request<Vec<u8>>, Error>,
         parse: &impl Fn(&http::Response<Bytes>) -> Result<T, ResponseError>,
+        dpop: Option<&DpopProver>,
     ) -> Result<T, Error> {
-        let label = display_url(req.uri());
-        let resp = self.send(req).await?;
-        let parsed = parse(&resp);
-        tracing::debug!(endpoint = %label, status = resp.status().as_u16(), ok = parsed.is_ok(), "response");
-        parsed.map_err(|e| Error::from_response(&label, e))
+        let mut nonce_retry = dpop.is_some();
+        loop {
+            let signed = self.signed_credentials(creds).await?;
+            let mut req = build(&signed)?;
+            if let Some(prover) = dpop {
+                self.add_proof(&mut req, prover)?;
+            }
+            let label = display_url(req.uri());
+            let resp = self.send(req).await?;
+            if let Some(nonce) = dpop::nonce_from(resp.headers()) {
+                self.inner.dpop_nonce.store(Some(Arc::new(nonce)));
+            }
+            let parsed = parse(&resp);
+            tracing::debug!(endpoint = %label, status = resp.status().as_u16(), ok = parsed.is_ok(), "response");
+            match parsed {
+                // RFC 9449 §8: the server wants (another) nonce; it sent it with the error.
+                Err(ResponseError::OAuth(e))
+                    if nonce_retry
+                        && e.is(dpop::USE_DPOP_NONCE)
+                        && dpop::nonce_from(resp.headers()).is_some() =>
+                {
+                    tracing::debug!("use_dpop_nonce: retrying with the server's nonce");
+                    nonce_retry = false;
+                }
+                other => return other.map_err(|e| Error::from_response(&label, e)),
+            }
+        }
+    }
+
+    /// The `aud` of what this client signs for the server: the configured audience, else
+    /// the issuer, else the token endpoint.
+    fn audience(&self) -> Result<String, Error> {
+        Ok(match (&self.inner.assertion_audience, &self.inner.issuer) {
+            (Some(a), _) => a.clone(),
+            (None, Some(issuer)) => issuer.as_issuer_str().to_owned(),
+            (None, None) => self.token_endpoint()?.as_str().to_owned(),
+        })
+    }
+
+    /// The credentials for one request: JWT methods get a freshly signed assertion.
+    pub(crate) async fn signed_credentials(
+        &self,
+        creds: &Credentials,
+    ) -> Result<Credentials, Error> {
+        if !creds.authentication().needs_assertion() {
+            return Ok(creds.clone());
+        }
+        let audience = self.audience()?;
+        let mut rng = crate::random::ThreadRandom;
+        creds
+            .with_fresh_assertion(&audience, SystemTime::now(), &mut rng)
+            .await
+            .map_err(|e| Error::Config(format!("cannot sign the client assertion: {e}")))
+    }
+
+    /// Adds a DPoP proof for `req` with the server's latest nonce.
+    fn add_proof(
+        &self,
+        req: &mut http::Request<Vec<u8>>,
+        prover: &DpopProver,
+    ) -> Result<(), Error> {
+        let url = Url::parse(&req.uri().to_string()).map_err(|e| {
+            Error::InvalidValue(InvalidValue {
+                kind: "URL",
+                reason: e.to_string(),
+            })
+        })?;
+        let nonce = self.inner.dpop_nonce.load();
+        let proof = prover
+            .proof(
+                req.method().as_str(),
+                &url,
+                None,
+                nonce.as_deref().map(String::as_str),
+                SystemTime::now(),
+                &mut crate::random::ThreadRandom,
+            )
+            .map_err(|e| Error::Config(format!("cannot sign the DPoP proof: {e}")))?;
+        req.headers_mut().insert(dpop::DPOP_HEADER, proof);
+        Ok(())
     }
 
     fn token_endpoint(&self) -> Result<&EndpointUrl, Error> {
@@ -529,6 +793,7 @@ impl OAuthClient {
                 )?)
             },
             revocation::parse_revocation_response,
+            None,
         )
         .await
     }
@@ -577,6 +842,7 @@ impl OAuthClient {
                 )?)
             },
             introspection::parse_introspection_response,
+            None,
         )
         .await
     }

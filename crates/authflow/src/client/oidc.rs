@@ -100,14 +100,7 @@ impl OAuthClient {
         let label = endpoint.to_string();
         let resp = self.send(req).await?;
         let claims = parse_userinfo(&resp).map_err(|e| Error::from_response(&label, e))?;
-        if let Some(sub) = expected_sub
-            && claims.get("sub").and_then(Value::as_str) != Some(sub)
-        {
-            return Err(Error::IdToken(IdTokenError::Claim {
-                claim: "sub",
-                reason: "userinfo names another user than the ID token".into(),
-            }));
-        }
+        crate::protocol::userinfo::check_subject(&claims, expected_sub).map_err(Error::IdToken)?;
         Ok(claims)
     }
 }

@@ -128,6 +128,29 @@ impl AuthorizationRequest {
         &self,
         rng: &mut dyn RandomSource,
     ) -> Result<(Url, PendingAuthorization), BuildError> {
+        let (state, code_verifier, nonce) = self.secrets(rng)?;
+
+        let mut url = self.endpoint.as_url().clone();
+        {
+            // Appending keeps any parameters already on the endpoint URL.
+            let mut q = QueryOut(String::with_capacity(512));
+            if let Some(existing) = url.query() {
+                q.0.push_str(existing);
+            }
+            self.write_params(&state, &code_verifier, nonce.as_ref(), &mut |k, v| {
+                q.append_pair(k, v);
+            });
+            url.set_query(Some(&q.0));
+        }
+
+        Ok((url, self.pending(state, code_verifier, nonce)))
+    }
+
+    /// `state`, the PKCE verifier and (for `openid`) a nonce; checks the extra parameters.
+    fn secrets(
+        &self,
+        rng: &mut dyn RandomSource,
+    ) -> Result<(CsrfState, PkceVerifier, Option<Nonce>), BuildError> {
         // One draw serves state, verifier and nonce: one system call, not three.
         let mut seed = zeroize::Zeroizing::new([0u8; 96]);
         rng.fill(&mut seed[..]);
@@ -149,53 +172,43 @@ impl AuthorizationRequest {
                 return Err(BuildError::Parameter(k.clone()));
             }
         }
+        Ok((state, code_verifier, nonce))
+    }
 
-        let mut url = self.endpoint.as_url().clone();
-        {
-            // Appending keeps any parameters already on the endpoint URL.
-            let mut q = QueryOut(String::with_capacity(512));
-            if let Some(existing) = url.query() {
-                q.0.push_str(existing);
-            }
-            let q = &mut q;
-            q.append_pair("response_type", "code");
-            q.append_pair("client_id", self.client_id.as_str());
-            q.append_pair("redirect_uri", self.redirect_uri.as_str());
-            if !self.scope.is_empty() {
-                q.append_pair("scope", &self.scope.to_string());
-            }
-            q.append_pair("state", state.secret());
-            q.append_pair("code_challenge", &code_verifier.s256_challenge());
-            q.append_pair("code_challenge_method", "S256");
-            if let Some(n) = &nonce {
-                q.append_pair("nonce", n.secret());
-            }
-            for r in &self.resources {
-                q.append_pair("resource", r.as_str());
-            }
-            // OIDC Core §11: with `offline_access`, `prompt` MUST contain `consent`;
-            // certified providers (oidc-provider) otherwise drop the scope and issue no
-            // refresh token. An explicit prompt wins.
-            let offline = self.scope.contains("openid") && self.scope.contains("offline_access");
-            match (&self.prompt, offline) {
-                (Some(p), _) => {
-                    q.append_pair("prompt", p);
-                }
-                (None, true) => {
-                    q.append_pair("prompt", "consent");
-                }
-                (None, false) => {}
-            }
-            if let Some(h) = &self.login_hint {
-                q.append_pair("login_hint", h);
-            }
-            for (k, v) in &self.extra {
-                q.append_pair(k, v);
-            }
-            url.set_query(Some(&q.0));
-        }
+    /// Like [`build`](Self::build), but returns the parameters instead of a URL: for a
+    /// pushed authorization request (RFC 9126) or a signed request object (RFC 9101).
+    pub fn build_parameters(
+        &self,
+        rng: &mut dyn RandomSource,
+    ) -> Result<(AuthorizationParameters, PendingAuthorization), BuildError> {
+        let (state, code_verifier, nonce) = self.secrets(rng)?;
+        let mut pairs = Vec::with_capacity(12);
+        self.write_params(&state, &code_verifier, nonce.as_ref(), &mut |k, v| {
+            pairs.push((k.to_owned(), v.to_owned()));
+        });
+        Ok((
+            AuthorizationParameters { pairs },
+            self.pending(state, code_verifier, nonce),
+        ))
+    }
 
-        let pending = PendingAuthorization {
+    /// The authorization endpoint.
+    pub fn endpoint(&self) -> &EndpointUrl {
+        &self.endpoint
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    fn pending(
+        &self,
+        state: CsrfState,
+        code_verifier: PkceVerifier,
+        nonce: Option<Nonce>,
+    ) -> PendingAuthorization {
+        PendingAuthorization {
             state,
             code_verifier,
             nonce,
@@ -205,8 +218,94 @@ impl AuthorizationRequest {
             resources: self.resources.clone(),
             issuer: self.issuer.clone(),
             require_iss: self.require_iss,
-        };
-        Ok((url, pending))
+        }
+    }
+
+    /// Every parameter, in order, to `out`.
+    fn write_params(
+        &self,
+        state: &CsrfState,
+        code_verifier: &PkceVerifier,
+        nonce: Option<&Nonce>,
+        out: &mut dyn FnMut(&str, &str),
+    ) {
+        out("response_type", "code");
+        out("client_id", self.client_id.as_str());
+        out("redirect_uri", self.redirect_uri.as_str());
+        if !self.scope.is_empty() {
+            out("scope", &self.scope.to_string());
+        }
+        out("state", state.secret());
+        out("code_challenge", &code_verifier.s256_challenge());
+        out("code_challenge_method", "S256");
+        if let Some(n) = nonce {
+            out("nonce", n.secret());
+        }
+        for r in &self.resources {
+            out("resource", r.as_str());
+        }
+        // OIDC Core §11: with `offline_access`, `prompt` MUST contain `consent`;
+        // certified providers (oidc-provider) otherwise drop the scope and issue no
+        // refresh token. An explicit prompt wins.
+        let offline = self.scope.contains("openid") && self.scope.contains("offline_access");
+        match (&self.prompt, offline) {
+            (Some(p), _) => out("prompt", p),
+            (None, true) => out("prompt", "consent"),
+            (None, false) => {}
+        }
+        if let Some(h) = &self.login_hint {
+            out("login_hint", h);
+        }
+        for (k, v) in &self.extra {
+            out(k, v);
+        }
+    }
+}
+
+/// The parameters of an authorization request, for PAR or a request object. They hold
+/// `state` and the PKCE challenge: `Debug` shows names only.
+#[derive(Clone)]
+pub struct AuthorizationParameters {
+    pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for AuthorizationParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl AuthorizationParameters {
+    /// Parameters from pairs (for what goes through PAR besides a built request).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
+    /// The name-value pairs, in order (`resource` may repeat).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// The parameters as JWT claims (RFC 9101 §4): strings, with a repeated name
+    /// (`resource`) as an array.
+    pub fn to_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut m = serde_json::Map::new();
+        for (k, v) in &self.pairs {
+            match m.get_mut(k) {
+                Some(Value::Array(list)) => list.push(v.clone().into()),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, v.clone().into()]);
+                }
+                None => {
+                    m.insert(k.clone(), v.clone().into());
+                }
+            }
+        }
+        m
     }
 }
 

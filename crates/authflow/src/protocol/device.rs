@@ -38,7 +38,7 @@ pub fn device_authorization_request(
         form.push(k.as_str(), v.as_str());
     }
     let mut headers = HeaderMap::new();
-    credentials.apply(&mut headers, &mut form);
+    credentials.apply(&mut headers, &mut form)?;
     post_form(endpoint.as_url(), headers, &form)
 }
 

@@ -107,6 +107,15 @@ pub struct ServerMetadata {
 }
 
 impl ServerMetadata {
+    /// Whether the server accepts authorization requests only through PAR
+    /// (`require_pushed_authorization_requests`, RFC 9126 §5).
+    pub fn requires_pushed_authorization(&self) -> bool {
+        self.extra
+            .get("require_pushed_authorization_requests")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
     /// Metadata for a server configured by hand rather than discovered: only the issuer and
     /// the token endpoint; set other fields as needed.
     pub fn new(issuer: &IssuerUrl, token_endpoint: EndpointUrl) -> Self {

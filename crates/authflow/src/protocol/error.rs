@@ -60,7 +60,7 @@ impl OAuthError {
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self.error.as_str() {
             "invalid_client" => {
-                "check the client id and secret, and the client authentication method (basic or post)"
+                "check the client id and its credentials (secret or key), and that the client authentication method is the one registered (basic, post, private_key_jwt, client_secret_jwt)"
             }
             "invalid_grant" => {
                 "the code or refresh token is invalid, expired, already used or was issued to another client or redirect URI; log in again"
@@ -71,6 +71,12 @@ impl OAuthError {
             "access_denied" => "the user or the server declined the request",
             "invalid_token" => "the access token is invalid or expired; refresh it or log in again",
             "insufficient_scope" => "the token lacks a scope this request needs",
+            "invalid_dpop_proof" => {
+                "the server refused the DPoP proof (key, algorithm, clock or URL); check the system clock"
+            }
+            "invalid_request_object" => {
+                "the server refused the signed request object: check the client key registered there and its algorithm"
+            }
             _ => return None,
         })
     }

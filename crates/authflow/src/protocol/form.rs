@@ -116,6 +116,11 @@ pub(crate) const RESERVED: &[&str] = &[
     "subject_token",
     "subject_token_type",
     "requested_token_type",
+    "assertion",
+    "client_assertion",
+    "client_assertion_type",
+    "request",
+    "request_uri",
 ];
 
 pub(crate) fn check_extra(key: &str) -> Result<(), BuildError> {

@@ -68,6 +68,8 @@ pub struct IntrospectionResponse {
     pub iss: Option<String>,
     /// `jti`: the token's identifier.
     pub jti: Option<String>,
+    /// `cnf`: what the token is bound to (RFC 7800), e.g. a DPoP key (RFC 9449 §6.2).
+    pub cnf: Option<Confirmation>,
     /// Every other field, as sent.
     pub extra: Map<String, Value>,
 }
@@ -94,9 +96,47 @@ impl fmt::Debug for IntrospectionResponse {
             .field("aud", &self.aud)
             .field("iss", &self.iss)
             .field("jti", &self.jti)
+            .field("cnf", &self.cnf)
             // Extension fields may hold anything, secrets included.
             .field("extra_keys", &self.extra.keys().collect::<Vec<_>>())
             .finish()
+    }
+}
+
+/// The confirmation claim `cnf` (RFC 7800 §3.1) of an access token or introspection
+/// response: the key or certificate a sender-constrained token is bound to. Thumbprints of
+/// public keys, not secrets.
+///
+/// ```
+/// use authflow::protocol::introspection::Confirmation;
+/// let cnf = Confirmation::from_json(&serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})).unwrap();
+/// assert_eq!(cnf.jkt.as_deref(), Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Confirmation {
+    /// `jkt`: the RFC 7638 thumbprint of the DPoP key (RFC 9449 §6).
+    pub jkt: Option<String>,
+    /// `x5t#S256`: the SHA-256 thumbprint of the client's certificate (RFC 8705 §3.1).
+    pub x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    /// Reads `cnf`: an object whose `jkt` and `x5t#S256`, when present, are non-empty
+    /// strings. Other confirmation methods are ignored. The error says what is wrong.
+    pub fn from_json(value: &Value) -> Result<Self, &'static str> {
+        let Value::Object(o) = value else {
+            return Err("must be a JSON object");
+        };
+        let member = |name: &str| match o.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err("its members must be non-empty strings"),
+        };
+        Ok(Self {
+            jkt: member("jkt")?,
+            x5t_s256: member("x5t#S256")?,
+        })
     }
 }
 
@@ -136,6 +176,10 @@ pub fn parse_introspection_response(
         aud: audiences(f)?,
         iss: text(f, "iss")?,
         jti: text(f, "jti")?,
+        cnf: match f.remove("cnf") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Confirmation::from_json(&v).map_err(|reason| invalid("cnf", reason))?),
+        },
         extra: std::mem::take(f),
     })
 }
@@ -359,6 +403,31 @@ mod tests {
     }
 
     #[test]
+    fn cnf_jkt_is_read_and_a_malformed_cnf_refused() {
+        let r = parse_introspection_response(&json(
+            200,
+            r#"{"active":true,"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            r.cnf.unwrap().jkt.as_deref(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        assert!(!r.extra.contains_key("cnf"));
+        for bad in [
+            r#"{"active":true,"cnf":"jkt"}"#,
+            r#"{"active":true,"cnf":{"jkt":7}}"#,
+            r#"{"active":true,"cnf":{"jkt":""}}"#,
+        ] {
+            let e = parse_introspection_response(&json(200, bad)).unwrap_err();
+            assert!(
+                matches!(e, ResponseError::InvalidField { field: "cnf", .. }),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn errors_and_formats() {
         let e =
             parse_introspection_response(&json(401, r#"{"error":"invalid_client"}"#)).unwrap_err();
@@ -382,6 +451,12 @@ mod tests {
         .unwrap();
         let d = format!("{r:?}");
         assert!(d.contains("upstream_token") && d.contains("cnf"), "{d}");
+        let cnf = r.cnf.as_ref().unwrap();
+        assert_eq!(cnf.jkt, None);
+        assert_eq!(
+            cnf.x5t_s256.as_deref(),
+            Some("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2")
+        );
         assert!(!d.contains("SECRET-VALUE"), "{d}");
     }
 }

@@ -8,21 +8,25 @@ pub mod access_token;
 pub mod authorization;
 mod body;
 pub mod callback;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 mod form;
 pub mod id_token;
 pub mod introspection;
 mod jws;
+pub mod par;
+pub mod request_object;
 pub mod revocation;
 pub mod token_request;
 pub mod token_response;
 pub mod userinfo;
 pub mod www_authenticate;
 
-pub use authorization::{AuthorizationRequest, PendingAuthorization};
+pub use authorization::{AuthorizationParameters, AuthorizationRequest, PendingAuthorization};
 pub use body::MAX_RESPONSE_BYTES;
 pub use callback::CallbackError;
 pub use client_auth::{ClientAuthentication, Credentials};
@@ -53,6 +57,10 @@ pub enum BuildError {
     /// A header value was refused.
     #[error("invalid value for header `{0}`")]
     Header(&'static str),
+    /// A JWT client authentication method reached a request builder unsigned: the client
+    /// layer signs an assertion first (`Credentials::with_assertion`).
+    #[error("`{0}` needs a signed client assertion before the request is built")]
+    Unsigned(&'static str),
 }
 
 /// A GET with `Accept: application/json`, for the client layer's own documents (JWKS).

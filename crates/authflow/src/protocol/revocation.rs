@@ -58,7 +58,7 @@ pub(crate) fn token_request(
         form.push("token_type_hint", hint.as_str());
     }
     let mut headers = HeaderMap::new();
-    creds.apply(&mut headers, &mut form);
+    creds.apply(&mut headers, &mut form)?;
     post_form(endpoint.as_url(), headers, &form)
 }
 

@@ -47,6 +47,13 @@ pub enum Grant {
         /// The device code from the device authorization response.
         device_code: DeviceCode,
     },
+    /// The JWT-bearer grant (RFC 7523 §2.1): a JWT from a trusted issuer, traded for tokens.
+    JwtBearer {
+        /// The signed JWT.
+        assertion: crate::types::Assertion,
+        /// The scope asked for, if any.
+        scope: Option<Scope>,
+    },
     /// Token exchange (RFC 8693 §2.1).
     TokenExchange {
         /// The token to exchange.
@@ -71,6 +78,7 @@ impl Grant {
             Self::ClientCredentials { .. } => "client_credentials",
             Self::DeviceCode { .. } => super::device::DEVICE_CODE_GRANT,
             Self::TokenExchange { .. } => TOKEN_EXCHANGE_GRANT,
+            Self::JwtBearer { .. } => super::client_assertion::JWT_BEARER_GRANT,
         }
     }
 
@@ -79,7 +87,8 @@ impl Grant {
         match self {
             Self::RefreshToken { scope, .. }
             | Self::ClientCredentials { scope }
-            | Self::TokenExchange { scope, .. } => scope.as_ref(),
+            | Self::TokenExchange { scope, .. }
+            | Self::JwtBearer { scope, .. } => scope.as_ref(),
             Self::AuthorizationCode { .. } | Self::DeviceCode { .. } => None,
         }
     }
@@ -182,6 +191,10 @@ impl<'a> TokenRequest<'a> {
             }
             Grant::ClientCredentials { scope } => push_scope(&mut form, scope.as_ref()),
             Grant::DeviceCode { device_code } => form.push("device_code", device_code.secret()),
+            Grant::JwtBearer { assertion, scope } => {
+                form.push("assertion", assertion.secret());
+                push_scope(&mut form, scope.as_ref());
+            }
             Grant::TokenExchange {
                 subject_token,
                 subject_token_type,
@@ -211,7 +224,7 @@ impl<'a> TokenRequest<'a> {
             form.push(k.as_str(), v.as_str());
         }
         let mut headers = HeaderMap::new();
-        self.credentials.apply(&mut headers, &mut form);
+        self.credentials.apply(&mut headers, &mut form)?;
         post_form(self.endpoint.as_url(), headers, &form)
     }
 }
@@ -309,6 +322,26 @@ mod tests {
         assert!(
             !format!("{g:?}").contains("\"st\""),
             "Debug hides the subject token"
+        );
+    }
+
+    #[test]
+    fn jwt_bearer_grant_sends_the_assertion() {
+        let creds = Credentials::public(ClientId::new("c").unwrap());
+        let e = endpoint();
+        let g = Grant::JwtBearer {
+            assertion: crate::types::Assertion::new("eyJ.eyJ.sig").unwrap(),
+            scope: Some(Scope::parse("api").unwrap()),
+        };
+        let b = body(&TokenRequest::new(&e, &creds, &g).build().unwrap());
+        assert!(b.contains(&(
+            "grant_type".into(),
+            "urn:ietf:params:oauth:grant-type:jwt-bearer".into()
+        )));
+        assert!(b.contains(&("assertion".into(), "eyJ.eyJ.sig".into())));
+        assert!(
+            !format!("{g:?}").contains("eyJ.eyJ"),
+            "Debug hides the assertion"
         );
     }
 

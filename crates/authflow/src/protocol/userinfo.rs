@@ -40,6 +40,22 @@ pub fn parse_userinfo(resp: &Response<Bytes>) -> Result<Map<String, Value>, Resp
     }
 }
 
+/// OIDC Core §5.3.2: the userinfo `sub` must be the ID token's, when one pinned it.
+pub fn check_subject(
+    claims: &Map<String, Value>,
+    expected_sub: Option<&str>,
+) -> Result<(), super::id_token::IdTokenError> {
+    match expected_sub {
+        Some(sub) if claims.get("sub").and_then(Value::as_str) != Some(sub) => {
+            Err(super::id_token::IdTokenError::Claim {
+                claim: "sub",
+                reason: "userinfo names another user than the ID token".into(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

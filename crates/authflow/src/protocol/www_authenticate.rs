@@ -306,6 +306,24 @@ pub fn bearer_error(headers: &HeaderMap) -> Option<BearerError> {
         .find_map(BearerError::from_challenge)
 }
 
+/// The error of the first `DPoP` challenge with an error code (RFC 9449 §7.1): the same
+/// fields as a Bearer one (`use_dpop_nonce`, `invalid_dpop_proof`, `invalid_token`, ...).
+pub fn dpop_error(headers: &HeaderMap) -> Option<BearerError> {
+    challenges_from_headers(headers)
+        .iter()
+        .filter(|c| c.is_scheme("dpop"))
+        .find_map(|c| {
+            Some(BearerError {
+                error: c.error()?.to_owned(),
+                error_description: c.error_description().map(str::to_owned),
+                error_uri: c.error_uri().map(str::to_owned),
+                scope: c.scope(),
+                realm: c.realm().map(str::to_owned),
+                resource_metadata: c.resource_metadata().map(str::to_owned),
+            })
+        })
+}
+
 /// `tchar` (RFC 9110 §5.6.2).
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()

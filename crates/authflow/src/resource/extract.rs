@@ -1,15 +1,15 @@
 //! The axum extractor.
 
 use axum_core::extract::{FromRef, FromRequestParts};
-use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 
-use super::rejection::Rejection;
+use super::rejection::{Refusal, Rejection, Scheme};
 use super::server::{Principal, ResourceServer};
 
-/// A request's validated bearer token. Use it as a handler argument; the router's state
-/// must provide a [`ResourceServer`] (`FromRef`). Refused requests get the RFC 6750
-/// challenge of the server's realm.
+/// A request's validated access token: a bearer token, or a DPoP-bound token with a valid
+/// proof when the server accepts DPoP. Use it as a handler argument; the router's state
+/// must provide a [`ResourceServer`] (`FromRef`). Refused requests get the server's
+/// challenges ([`Refusal`]).
 #[derive(Debug, Clone)]
 pub struct Bearer(pub Principal);
 
@@ -23,20 +23,20 @@ impl Bearer {
     pub fn subject(&self) -> Option<&str> {
         self.0.subject.as_deref()
     }
-}
 
-/// A rejection rendered with the resource server's realm and metadata URL.
-#[derive(Debug)]
-pub struct BearerRejection {
-    rejection: Rejection,
-    realm: String,
-    resource_metadata: Option<String>,
-}
+    /// Whether the token was DPoP-bound (and came with a valid proof of its key).
+    pub fn is_dpop(&self) -> bool {
+        self.0.is_dpop_bound()
+    }
 
-impl IntoResponse for BearerRejection {
-    fn into_response(self) -> Response {
-        self.rejection
-            .to_response(&self.realm, self.resource_metadata.as_deref())
+    /// The thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
+    pub fn jkt(&self) -> Option<&str> {
+        self.0.jkt.as_deref()
+    }
+
+    /// The scheme the token came with.
+    pub fn scheme(&self) -> Scheme {
+        self.0.scheme()
     }
 }
 
@@ -45,18 +45,13 @@ where
     ResourceServer: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = BearerRejection;
+    type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let server = ResourceServer::from_ref(state);
         server
-            .authenticate(&parts.headers)
+            .authenticate_request(&parts.method, &parts.uri, &parts.headers)
             .await
             .map(Bearer)
-            .map_err(|rejection| BearerRejection {
-                rejection,
-                realm: server.realm().to_owned(),
-                resource_metadata: server.resource_metadata().map(str::to_owned),
-            })
     }
 }

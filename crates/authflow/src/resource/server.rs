@@ -5,16 +5,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
-use super::rejection::Rejection;
+use super::dpop::DpopConfig;
+use super::rejection::{ChallengeSpec, Refusal, Rejection, Scheme};
 use crate::client::{Error as ClientError, HttpClient, OAuthClient};
 use crate::protocol::access_token::{
     AccessTokenError, AccessTokenExpectations, validate_access_token,
 };
+use crate::protocol::introspection::Confirmation;
+use crate::protocol::www_authenticate::Challenge;
 use crate::protocol::{Credentials, MAX_RESPONSE_BYTES, TokenTypeHint};
 use crate::types::{ClientId, EndpointUrl, IssuerUrl, Scope};
 
@@ -37,6 +40,10 @@ pub struct Principal {
     pub scope: Scope,
     /// Every claim (JWT) or introspection field.
     pub claims: Map<String, Value>,
+    /// `cnf.jkt`: the thumbprint of the key the token is bound to (RFC 9449 §6). A bound
+    /// token is only accepted with a DPoP proof made with that key, never as a bearer
+    /// token.
+    pub jkt: Option<String>,
 }
 
 impl Principal {
@@ -50,6 +57,70 @@ impl Principal {
             Err(Rejection::InsufficientScope(needed))
         }
     }
+
+    /// Whether the token is DPoP-bound (and so was presented with a proof of its key).
+    pub fn is_dpop_bound(&self) -> bool {
+        self.jkt.is_some()
+    }
+
+    /// The scheme a token like this one is presented with: `DPoP` when it is bound.
+    pub fn scheme(&self) -> Scheme {
+        if self.is_dpop_bound() {
+            Scheme::Dpop
+        } else {
+            Scheme::Bearer
+        }
+    }
+}
+
+/// The key binding of a token's `cnf` (JWT claim or introspection field): its `jkt`.
+fn bound_key(cnf: Option<&Value>) -> Result<Option<String>, Rejection> {
+    match cnf {
+        None => Ok(None),
+        Some(v) => Confirmation::from_json(v)
+            .map(|c| c.jkt)
+            .map_err(|reason| Rejection::InvalidToken(format!("the token's `cnf` {reason}"))),
+    }
+}
+
+/// How the request presented its token.
+enum Presented<'h> {
+    Bearer(&'h str),
+    Dpop(&'h str),
+    Other,
+}
+
+/// Reads the one `Authorization` header (RFC 6750 §2.1, RFC 9449 §7.1; the query-string
+/// form is never accepted).
+fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Rejection> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(Rejection::Missing);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection::InvalidRequest("the Authorization header is not text".into()))?;
+    let value = value.trim();
+    let (scheme, token) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme means no credentials of ours (RFC 6750 §3.1).
+        return Ok(Presented::Other);
+    }
+    let token = token.trim();
+    if token.is_empty() || token.contains([' ', '\t']) {
+        return Err(Rejection::InvalidRequest("malformed access token".into()));
+    }
+    Ok(if dpop {
+        Presented::Dpop(token)
+    } else {
+        Presented::Bearer(token)
+    })
 }
 
 /// Validates bearer tokens for one resource. Cheap to clone.
@@ -71,6 +142,7 @@ struct Inner {
     introspection: Option<OAuthClient>,
     http: Option<Arc<dyn HttpClient>>,
     cache: PrincipalCache,
+    dpop: Option<DpopConfig>,
 }
 
 /// Tokens already validated, by SHA-256 of the token: a client sends the same token with
@@ -145,6 +217,7 @@ pub struct ResourceServerBuilder {
     introspection: Option<OAuthClient>,
     http: Option<Arc<dyn HttpClient>>,
     cache_ttl: Duration,
+    dpop: Option<DpopConfig>,
 }
 
 impl ResourceServerBuilder {
@@ -212,6 +285,14 @@ impl ResourceServerBuilder {
         self
     }
 
+    /// Accept DPoP-bound tokens with proofs (RFC 9449), as `config` says. Use
+    /// [`ResourceServer::authenticate_request`] (or the [`Bearer`](super::Bearer)
+    /// extractor), which sees the request's method and path.
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
+    }
+
     /// The HTTP client for JWKS fetches (default: reqwest with rustls).
     pub fn http_client(mut self, http: impl HttpClient) -> Self {
         self.http = Some(Arc::new(http));
@@ -237,6 +318,7 @@ impl ResourceServerBuilder {
                     ttl: self.cache_ttl,
                     map: Mutex::new(HashMap::new()),
                 },
+                dpop: self.dpop,
             }),
         }
     }
@@ -276,6 +358,7 @@ impl ResourceServer {
             introspection: None,
             http: None,
             cache_ttl: DEFAULT_CACHE_TTL,
+            dpop: None,
         }
     }
 
@@ -290,34 +373,94 @@ impl ResourceServer {
     }
 
     /// Reads the bearer token from `Authorization` (RFC 6750 §2.1; the query-string form
-    /// is never accepted) and validates it.
+    /// is never accepted) and validates it. A DPoP-bound token is refused here (RFC 9449
+    /// §7.2), and so is the `DPoP` scheme, which needs the request's method and URL: use
+    /// [`authenticate_request`](Self::authenticate_request) for it.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Rejection> {
-        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
-        let Some(value) = values.next() else {
-            return Err(Rejection::Missing);
-        };
-        if values.next().is_some() {
-            return Err(Rejection::InvalidRequest(
-                "more than one Authorization header".into(),
-            ));
+        match presented(headers)? {
+            Presented::Bearer(token) if self.accepts_bearer() => self.validate_bearer(token).await,
+            _ => Err(Rejection::Missing),
         }
-        let value = value.to_str().map_err(|_| {
-            Rejection::InvalidRequest("the Authorization header is not text".into())
-        })?;
-        let value = value.trim();
-        let (scheme, token) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            // Another scheme means no bearer credentials (RFC 6750 §3.1).
-            return Err(Rejection::Missing);
-        }
-        let token = token.trim();
-        if token.is_empty() || token.contains([' ', '\t']) {
-            return Err(Rejection::InvalidRequest("malformed bearer token".into()));
-        }
-        self.validate(token).await
     }
 
-    /// Validates a token: offline when it is a JWT, else by introspection.
+    /// Authenticates a request by its `Authorization` header: a bearer token, or, when
+    /// the server accepts DPoP ([`ResourceServerBuilder::dpop`]), a DPoP-bound token with
+    /// its proof for this `method` and `uri` (only the path of `uri` is used; the origin
+    /// is the configured public URL). The error renders with every challenge the server
+    /// has, the error on the scheme the request used.
+    pub async fn authenticate_request(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Principal, Refusal> {
+        match presented(headers).map_err(|r| self.refuse(r, None))? {
+            Presented::Bearer(token) if self.accepts_bearer() => self
+                .validate_bearer(token)
+                .await
+                .map_err(|r| self.refuse(r, Some(Scheme::Bearer))),
+            Presented::Dpop(token) => match &self.inner.dpop {
+                Some(dpop) => self
+                    .authenticate_dpop(dpop, method, uri, headers, token)
+                    .await
+                    .map_err(|r| self.refuse(r, Some(Scheme::Dpop))),
+                None => Err(self.refuse(Rejection::Missing, None)),
+            },
+            _ => Err(self.refuse(Rejection::Missing, None)),
+        }
+    }
+
+    /// A bearer token: valid, and not bound to a key.
+    async fn validate_bearer(&self, token: &str) -> Result<Principal, Rejection> {
+        let p = self.validate(token).await?;
+        if p.jkt.is_some() {
+            return Err(Rejection::InvalidToken(
+                "the access token is DPoP-bound; present it with the DPoP scheme and a proof"
+                    .into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    fn accepts_bearer(&self) -> bool {
+        self.inner
+            .dpop
+            .as_ref()
+            .is_none_or(DpopConfig::accepts_bearer)
+    }
+
+    /// `rejection` as this server's refusal of a request that used `scheme`: to render a
+    /// handler's own rejection (`insufficient_scope`) with the right challenges, e.g.
+    /// `server.refuse(r, Some(principal.scheme()))`.
+    pub fn refuse(&self, rejection: Rejection, scheme: Option<Scheme>) -> Refusal {
+        Refusal::new(rejection, scheme, self.clone())
+    }
+
+    /// The challenges this server answers `rejection` with, `Bearer` first: for servers
+    /// that render their own responses.
+    pub fn challenges(&self, rejection: &Rejection, scheme: Option<Scheme>) -> Vec<Challenge> {
+        self.with_challenge_spec(|spec| rejection.challenges(spec, scheme))
+    }
+
+    pub(crate) fn with_challenge_spec<T>(&self, f: impl FnOnce(&ChallengeSpec<'_>) -> T) -> T {
+        f(&ChallengeSpec {
+            realm: &self.inner.realm,
+            resource_metadata: self.inner.resource_metadata.as_deref(),
+            bearer: self.accepts_bearer(),
+            dpop_algs: self.inner.dpop.as_ref().map(DpopConfig::algs),
+        })
+    }
+
+    /// A fresh `DPoP-Nonce` value when the server requires nonces: refusals carry one,
+    /// and handlers may add one to any response (RFC 9449 §8.2).
+    pub fn fresh_dpop_nonce(&self) -> Option<HeaderValue> {
+        let nonces = self.inner.dpop.as_ref()?.nonce_source()?;
+        HeaderValue::try_from(nonces.current(SystemTime::now())).ok()
+    }
+
+    /// Validates a token: offline when it is a JWT, else by introspection. This says
+    /// nothing of how it was presented: a bound token's [`Principal::jkt`] still needs a
+    /// proof, which [`authenticate_request`](Self::authenticate_request) checks.
     pub async fn validate(&self, token: &str) -> Result<Principal, Rejection> {
         if token.split('.').count() == 3 {
             return self.validate_jwt(token).await;
@@ -359,6 +502,7 @@ impl ResourceServer {
         };
         let c = result.map_err(|e| Rejection::InvalidToken(e.to_string()))?;
         let p = Principal {
+            jkt: bound_key(c.all.get("cnf"))?,
             subject: c.sub,
             client_id: c.client_id,
             scope: c.scope,
@@ -409,6 +553,7 @@ impl ResourceServer {
             client_id: r.client_id.clone(),
             scope: r.scope.clone().unwrap_or_default(),
             claims: r.extra.clone(),
+            jkt: r.cnf.as_ref().and_then(|c| c.jkt.clone()),
         };
         self.inner.cache.put(key, &p, r.exp);
         Ok(p)

@@ -146,10 +146,12 @@ fn authorization(token: &AccessToken) -> Result<HeaderValue, AuthorizedError> {
 /// ```
 #[derive(Clone)]
 pub struct AuthorizedClient {
-    source: TokenSource,
-    http: Arc<dyn HttpClient>,
-    max_body: usize,
+    pub(super) source: TokenSource,
+    pub(super) http: Arc<dyn HttpClient>,
+    pub(super) max_body: usize,
     header: Arc<HeaderCache>,
+    /// The resource server's latest DPoP nonce (RFC 9449 §9).
+    pub(super) dpop_nonce: Arc<ArcSwapOption<String>>,
 }
 
 /// The `Authorization` value of the last token set used, built once per set: a shared copy
@@ -199,6 +201,7 @@ impl AuthorizedClient {
             http,
             max_body: DEFAULT_MAX_RESOURCE_BODY,
             header: Arc::default(),
+            dpop_nonce: Arc::default(),
         }
     }
 
@@ -228,6 +231,10 @@ impl AuthorizedClient {
             check_secure(request.uri())?;
             // An `Arc` of its own: it is held for the whole request, too long for a guard.
             let tokens = self.source.token().await?.into_arc();
+            if tokens.is_dpop_bound() {
+                // Rare next to bearer, and boxed so the bearer future stays small.
+                return Box::pin(self.send_dpop(&request, tokens)).await;
+            }
             // The request stays here, unsent, in case it must go again with a fresh token.
             let resp = self.send_with(&request, &tokens)?.await?;
             if rejected_token(&resp).is_none() {
@@ -265,6 +272,9 @@ impl AuthorizedClient {
             // RFC 6750 §5.3: a bearer token never travels in clear text.
             check_target(Some(url.scheme()), url.host_str())?;
             let tokens = self.source.token().await?.into_arc();
+            if tokens.is_dpop_bound() {
+                return Box::pin(self.execute_dpop(request, tokens)).await;
+            }
             // A copy for the retry (no parsing: the URL and headers are copied as they are).
             let retry = crate::client::copy_request(&request);
             request
@@ -315,7 +325,7 @@ impl AuthorizedClient {
 
     /// A copy of the request with the bearer header, sent. Not `async`: the returned future
     /// is the HTTP client's own, so the caller's future does not hold a second request.
-    fn send_with(
+    pub(super) fn send_with(
         &self,
         request: &Request<Vec<u8>>,
         tokens: &Arc<TokenSet>,
@@ -384,7 +394,7 @@ pub(super) fn check_target(
 
 /// A `401` whose Bearer challenge says `invalid_token`, or a bare `401` with a Bearer
 /// challenge and no error code (RFC 6750 §3: no credentials accepted).
-fn rejected_token(resp: &Response<Bytes>) -> Option<BearerError> {
+pub(super) fn rejected_token(resp: &Response<Bytes>) -> Option<BearerError> {
     rejected_token_in(resp.status(), resp.headers())
 }
 
@@ -425,7 +435,7 @@ pub(super) fn scope_challenge(
 }
 
 /// The answer to the one retry: a token still rejected is the error.
-fn after_retry(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
+pub(super) fn after_retry(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
     match rejected_token(&resp) {
         Some(challenge) => Err(AuthorizedError::TokenRejected {
             challenge: Box::new(challenge),
@@ -435,7 +445,7 @@ fn after_retry(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError
     }
 }
 
-fn check_scope(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
+pub(super) fn check_scope(resp: Response<Bytes>) -> Result<Response<Bytes>, AuthorizedError> {
     if resp.status() != StatusCode::FORBIDDEN {
         return Ok(resp);
     }

@@ -13,7 +13,9 @@ use reqwest_middleware::{Middleware, Next};
 use super::authorized::{
     AuthorizedError, HeaderCache, check_target, rejected_token_in, scope_challenge,
 };
+use super::dpop_requests::{DpopAttempts, Step};
 use super::source::TokenSource;
+use super::{SessionError, TokenSet};
 use crate::client::{copy_request, into_http_response};
 use crate::protocol::www_authenticate::BearerError;
 use crate::types::AccessToken;
@@ -22,7 +24,8 @@ use crate::types::AccessToken;
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// A [`reqwest_middleware`] middleware that sends the source's access token
-/// (`Authorization: Bearer`, marked sensitive), and on `401 invalid_token` refreshes once
+/// (`Authorization: Bearer`, marked sensitive; for a DPoP-bound set `Authorization: DPoP`
+/// and a fresh proof, following the resource's `DPoP-Nonce`), and on `401 invalid_token` refreshes once
 /// and retries when the request can be replayed (reqwest cannot replay a streaming body;
 /// the token is refreshed all the same, so the next request carries the new one).
 ///
@@ -63,6 +66,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct BearerMiddleware {
     source: TokenSource,
     header: Arc<HeaderCache>,
+    /// The resource server's latest DPoP nonce.
+    dpop_nonce: Arc<arc_swap::ArcSwapOption<String>>,
 }
 
 impl std::fmt::Debug for BearerMiddleware {
@@ -77,6 +82,7 @@ impl BearerMiddleware {
         Self {
             source,
             header: Arc::default(),
+            dpop_nonce: Arc::default(),
         }
     }
 
@@ -134,6 +140,45 @@ impl BearerMiddleware {
     }
 }
 
+impl BearerMiddleware {
+    /// A DPoP-bound token set: `Authorization: DPoP` and a fresh proof on every send, with
+    /// the rules of [`DpopAttempts`].
+    async fn handle_dpop(
+        &self,
+        req: Request,
+        tokens: Arc<TokenSet>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let method = req.method().as_str().to_owned();
+        let mut attempts = DpopAttempts::new(
+            &self.source,
+            &self.dpop_nonce,
+            tokens,
+            &method,
+            req.url().clone(),
+        );
+        let mut pending = Some(req);
+        while let Some(mut req) = pending.take() {
+            pending = copy_request(&req);
+            attempts.apply(req.headers_mut()).map_err(fail)?;
+            let resp = next.clone().run(req, extensions).await?;
+            match attempts
+                .after(resp.status(), resp.headers(), pending.is_some())
+                .await
+                .map_err(fail)?
+            {
+                Step::Retry => {}
+                Step::Done => return check_scope(resp).await,
+                Step::Rejected(challenge) => return Err(token_rejected(resp, challenge).await),
+            }
+        }
+        Err(fail(AuthorizedError::from(SessionError::Internal(
+            "the request cannot be sent again".into(),
+        ))))
+    }
+}
+
 #[async_trait]
 impl Middleware for BearerMiddleware {
     async fn handle(
@@ -151,6 +196,9 @@ impl Middleware for BearerMiddleware {
             .await
             .map_err(|e| fail(e.into()))?
             .into_arc();
+        if tokens.is_dpop_bound() {
+            return Box::pin(self.handle_dpop(req, tokens, extensions, next)).await;
+        }
         // Boxed: this future is allocated for every request, and with a second request
         // inline it grows past 1 KiB, where glibc's malloc leaves its per-thread cache.
         let retry = copy_request(&req).map(Box::new);

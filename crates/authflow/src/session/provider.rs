@@ -49,8 +49,14 @@ pub async fn refresh_token_set(
     let rt = current.refresh_token.as_ref().ok_or_else(|| {
         SessionError::LoginRequired("the token expired and there is no refresh token".into())
     })?;
-    let resp = client.refresh(rt, None).await?;
-    Ok(current.refreshed(&resp, SystemTime::now()))
+    // The key the set is bound to, else the client's (which then binds the new tokens).
+    let dpop = current.dpop.as_ref().or(client.dpop());
+    let resp = client.refresh_bound(rt, None, dpop).await?;
+    let mut next = current.refreshed(&resp, SystemTime::now());
+    if next.dpop.is_none() {
+        next.dpop = dpop.cloned();
+    }
+    Ok(next)
 }
 
 /// Gets tokens with the client credentials grant (service to service).
@@ -75,11 +81,10 @@ impl TokenProvider for ClientCredentialsProvider {
         Box::pin(async move {
             let scope = (!self.scope.is_empty()).then(|| self.scope.clone());
             let resp = self.client.client_credentials(scope).await?;
-            Ok(TokenSet::from_response(
-                &resp,
-                &self.scope,
-                SystemTime::now(),
-            ))
+            Ok(
+                TokenSet::from_response(&resp, &self.scope, SystemTime::now())
+                    .with_dpop(self.client.dpop().cloned()),
+            )
         })
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::TokenResponse;
+use crate::protocol::dpop::DpopProver;
 use crate::types::{AccessToken, IdToken, RefreshToken, Scope};
 
 /// The format version written by this release; readers refuse newer ones.
@@ -48,6 +49,10 @@ pub struct TokenSet {
     /// When the tokens were obtained.
     #[serde(default, with = "unix_seconds")]
     pub obtained_at: Option<SystemTime>,
+    /// The DPoP key the tokens are bound to (RFC 9449), kept with them so that a refresh
+    /// and every request can prove possession. A secret, like the tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<DpopProver>,
 }
 
 impl TokenSet {
@@ -62,7 +67,21 @@ impl TokenSet {
             scope: None,
             id_token: None,
             obtained_at: None,
+            dpop: None,
         }
+    }
+
+    /// Binds the set to a DPoP key: the key that obtained it.
+    #[must_use]
+    pub fn with_dpop(mut self, prover: Option<DpopProver>) -> Self {
+        self.dpop = prover;
+        self
+    }
+
+    /// Whether requests must carry `Authorization: DPoP` and a proof: the server issued a
+    /// `DPoP` token and the key is here.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.dpop.is_some() && self.token_type.eq_ignore_ascii_case("dpop")
     }
 
     /// Sets the expiry.
@@ -90,6 +109,7 @@ impl TokenSet {
             scope: Some(resp.granted_scope(requested)),
             id_token: resp.id_token.clone(),
             obtained_at: Some(now),
+            dpop: None,
         }
     }
 
@@ -109,6 +129,7 @@ impl TokenSet {
             scope: resp.scope.clone().or_else(|| self.scope.clone()),
             id_token: resp.id_token.clone().or_else(|| self.id_token.clone()),
             obtained_at: Some(now),
+            dpop: self.dpop.clone(),
         }
     }
 
@@ -153,6 +174,7 @@ impl fmt::Debug for TokenSet {
             .field("refresh_token", &self.refresh_token)
             .field("scope", &self.scope)
             .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("dpop", &self.dpop.as_ref().map(DpopProver::thumbprint))
             .finish_non_exhaustive()
     }
 }
@@ -235,6 +257,41 @@ mod tests {
         assert_eq!(back, set);
         let dbg = format!("{set:?}");
         assert!(!dbg.contains("SECRET"), "{dbg}");
+    }
+
+    #[test]
+    fn dpop_key_persists_and_survives_refresh() {
+        use crate::jose::{JwsAlgorithm, SigningKey};
+        let now = UNIX_EPOCH + Duration::from_secs(1000);
+        let prover = DpopProver::new(SigningKey::generate(JwsAlgorithm::ES256).unwrap());
+        let set = TokenSet::from_response(
+            &response(
+                r#"{"access_token":"a1","token_type":"DPoP","refresh_token":"r1"}"#,
+                now,
+            ),
+            &Scope::empty(),
+            now,
+        )
+        .with_dpop(Some(prover.clone()));
+        assert!(set.is_dpop_bound());
+        let json = serde_json::to_string(&set).unwrap();
+        let back: TokenSet = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back.dpop.as_ref().map(DpopProver::thumbprint),
+            Some(prover.thumbprint())
+        );
+        let refreshed = back.refreshed(
+            &response(r#"{"access_token":"a2","token_type":"DPoP"}"#, now),
+            now,
+        );
+        assert!(
+            refreshed.is_dpop_bound(),
+            "a refresh stays bound to the same key"
+        );
+        assert!(!format!("{set:?}").contains("pkcs8"));
+        // A set without a key serializes as before.
+        let plain = serde_json::to_string(&TokenSet::new(AccessToken::new("a").unwrap())).unwrap();
+        assert!(!plain.contains("dpop"));
     }
 
     #[test]

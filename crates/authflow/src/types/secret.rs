@@ -141,6 +141,11 @@ secret_type!(
     DeviceCode, "device code", vschar
 );
 secret_type!(
+    /// A signed JWT used as a credential: a client assertion (RFC 7523 §2.2) or a
+    /// JWT-bearer grant's assertion (§2.1).
+    Assertion, "assertion", vschar
+);
+secret_type!(
     /// A PKCE code verifier (RFC 7636 §4.1): 43–128 unreserved characters.
     PkceVerifier, "PKCE code verifier", pkce_verifier
 );

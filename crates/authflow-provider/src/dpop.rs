@@ -1,0 +1,103 @@
+//! DPoP (RFC 9449) where the provider issues tokens: proofs at `/token` and `/par`
+//! checked by the library's [`verify_proof`], a `jti` replay cache, and optional server
+//! nonces (§8).
+
+use std::time::{Duration, SystemTime};
+
+use authflow::protocol::OAuthError;
+use authflow::protocol::dpop::{
+    DPOP_HEADER, DPOP_NONCE_HEADER, DpopError, DpopNonces, ProofCheck, VerifiedProof, verify_proof,
+};
+use authflow::random::OsRandom;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use url::Url;
+
+use crate::errors::error;
+use crate::replay::{ReplayCache, Use};
+
+/// How long a server nonce stays current; one is accepted for up to twice that.
+const NONCE_PERIOD: Duration = Duration::from_secs(60);
+/// How long a proof's `iat` is accepted after it (the library's default window) plus the
+/// leeway into the future: how long its `jti` must be remembered.
+const PROOF_WINDOW: u64 = 60 + 5 + 1;
+/// The most proofs remembered at once (those of the last [`PROOF_WINDOW`] seconds).
+const MAX_PROOFS: usize = 100_000;
+
+/// The provider's DPoP state.
+pub(crate) struct Dpop {
+    /// Server nonces, when the provider requires them.
+    pub nonces: Option<DpopNonces>,
+    /// `jti`s of accepted proofs.
+    pub replay: ReplayCache,
+}
+
+impl Dpop {
+    pub(crate) fn new(require_nonce: bool) -> Self {
+        Self {
+            nonces: require_nonce.then(|| DpopNonces::random(NONCE_PERIOD, &mut OsRandom)),
+            replay: ReplayCache::new(MAX_PROOFS),
+        }
+    }
+
+    /// The proof sent to `url` with `POST`, if the request has one: every check of
+    /// RFC 9449 §4.3, the nonce when required, and `jti` replay.
+    pub(crate) fn check(
+        &self,
+        headers: &HeaderMap,
+        url: &Url,
+    ) -> Result<Option<VerifiedProof>, OAuthError> {
+        let mut all = headers.get_all(DPOP_HEADER).iter();
+        let Some(value) = all.next() else {
+            return Ok(None);
+        };
+        if all.next().is_some() {
+            return Err(refusal(&DpopError::Missing));
+        }
+        let proof = value
+            .to_str()
+            .map_err(|_| refusal(&DpopError::Malformed("not a header string")))?;
+        let now = SystemTime::now();
+        let mut check = ProofCheck::new("POST", url, now);
+        if let Some(n) = &self.nonces {
+            check = check.nonces(n);
+        }
+        let verified = verify_proof(proof, &check).map_err(|e| refusal(&e))?;
+        let secs = crate::time::now();
+        match self
+            .replay
+            .first_use(&[&verified.jkt, &verified.jti], secs + PROOF_WINDOW, secs)
+        {
+            Use::First => Ok(Some(verified)),
+            Use::Replayed => Err(refusal(&DpopError::Replayed)),
+            Use::Full => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many recent DPoP proofs to remember; try again in a minute",
+            )),
+        }
+    }
+
+    /// Adds a fresh `DPoP-Nonce` to a response when nonces are required (RFC 9449 §8.2:
+    /// the client uses the latest one).
+    pub(crate) fn offer_nonce(&self, resp: &mut Response) {
+        if let Some(n) = &self.nonces
+            && let Ok(v) = HeaderValue::try_from(n.current(SystemTime::now()))
+        {
+            resp.headers_mut().insert(DPOP_NONCE_HEADER, v);
+        }
+    }
+}
+
+/// The `400` error for a refused proof: `use_dpop_nonce` or `invalid_dpop_proof`.
+pub(crate) fn refusal(e: &DpopError) -> OAuthError {
+    error(StatusCode::BAD_REQUEST, e.error_code(), e.to_string())
+}
+
+/// A `dpop_jkt` (RFC 9449 §10): a base64url SHA-256 thumbprint, 43 characters.
+pub(crate) fn is_jkt(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
