@@ -255,6 +255,11 @@ impl BearerError {
         if !c.is_bearer() {
             return None;
         }
+        Self::fields_of(c)
+    }
+
+    /// The error fields of any challenge (Bearer's and DPoP's have the same ones).
+    fn fields_of(c: &Challenge) -> Option<Self> {
         Some(Self {
             error: c.error()?.to_owned(),
             error_description: c.error_description().map(str::to_owned),
@@ -312,16 +317,7 @@ pub fn dpop_error(headers: &HeaderMap) -> Option<BearerError> {
     challenges_from_headers(headers)
         .iter()
         .filter(|c| c.is_scheme("dpop"))
-        .find_map(|c| {
-            Some(BearerError {
-                error: c.error()?.to_owned(),
-                error_description: c.error_description().map(str::to_owned),
-                error_uri: c.error_uri().map(str::to_owned),
-                scope: c.scope(),
-                realm: c.realm().map(str::to_owned),
-                resource_metadata: c.resource_metadata().map(str::to_owned),
-            })
-        })
+        .find_map(BearerError::fields_of)
 }
 
 /// `tchar` (RFC 9110 §5.6.2).

@@ -413,14 +413,20 @@ pub(super) fn rejected_token_in(
     challenges_from_headers(headers)
         .iter()
         .any(|c| c.is_bearer())
-        .then(|| BearerError {
-            error: "invalid_token".into(),
-            error_description: None,
-            error_uri: None,
-            scope: None,
-            realm: None,
-            resource_metadata: None,
-        })
+        .then(bare_rejection)
+}
+
+/// What a bare challenge (no error code) means for a client holding a token: it was not
+/// accepted at all (RFC 6750 §3.1).
+pub(super) fn bare_rejection() -> BearerError {
+    BearerError {
+        error: "invalid_token".into(),
+        error_description: None,
+        error_uri: None,
+        scope: None,
+        realm: None,
+        resource_metadata: None,
+    }
 }
 
 /// The `insufficient_scope` challenge of a `403`, if its `WWW-Authenticate` has one.

@@ -156,14 +156,7 @@ fn rejected_without_dpop_error(status: StatusCode, headers: &HeaderMap) -> Optio
     challenges_from_headers(headers)
         .iter()
         .any(|c| c.is_scheme("dpop") && c.error().is_none())
-        .then(|| BearerError {
-            error: "invalid_token".into(),
-            error_description: None,
-            error_uri: None,
-            scope: None,
-            realm: None,
-            resource_metadata: None,
-        })
+        .then(super::authorized::bare_rejection)
 }
 
 pub(super) fn rejected(challenge: BearerError, resp: Response<Bytes>) -> AuthorizedError {
