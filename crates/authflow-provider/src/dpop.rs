@@ -41,7 +41,9 @@ impl Dpop {
     }
 
     /// The proof sent to `url` with `POST`, if the request has one: every check of
-    /// RFC 9449 §4.3, the nonce when required, and `jti` replay.
+    /// RFC 9449 §4.3 and the nonce when required. Its `jti` is recorded by
+    /// [`remember`](Self::remember) once the client has authenticated, so that proofs
+    /// from anyone cannot fill the replay cache.
     pub(crate) fn check(
         &self,
         headers: &HeaderMap,
@@ -62,13 +64,22 @@ impl Dpop {
         if let Some(n) = &self.nonces {
             check = check.nonces(n);
         }
-        let verified = verify_proof(proof, &check).map_err(|e| refusal(&e))?;
+        verify_proof(proof, &check)
+            .map(Some)
+            .map_err(|e| refusal(&e))
+    }
+
+    /// Records a checked proof's `jti`; a second use is refused (RFC 9449 §11.1).
+    pub(crate) fn remember(&self, proof: Option<&VerifiedProof>) -> Result<(), OAuthError> {
+        let Some(verified) = proof else {
+            return Ok(());
+        };
         let secs = crate::time::now();
         match self
             .replay
             .first_use(&[&verified.jkt, &verified.jti], secs + PROOF_WINDOW, secs)
         {
-            Use::First => Ok(Some(verified)),
+            Use::First => Ok(()),
             Use::Replayed => Err(refusal(&DpopError::Replayed)),
             Use::Full => Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,

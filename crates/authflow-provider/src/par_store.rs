@@ -13,6 +13,9 @@ use crate::hashing::{Digest, random_token, sha256};
 pub(crate) const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// At most this many pushed requests wait at once.
 pub(crate) const MAX_PUSHED: usize = 10_000;
+/// At most this many for one client: a public client's id is no secret, so one client's
+/// flood pushes out its own oldest requests, never everyone's.
+pub(crate) const MAX_PUSHED_PER_CLIENT: usize = 1_000;
 
 struct Pushed {
     request: Request,
@@ -32,8 +35,16 @@ impl ParStore {
         let uri = format!("{REQUEST_URI_PREFIX}{}", random_token());
         // Only map operations happen under the lock; a panic elsewhere cannot corrupt it.
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if g.len() >= MAX_PUSHED {
+        if g.len() >= MAX_PUSHED_PER_CLIENT {
             g.retain(|_, p| p.expires > now);
+            let mine = g
+                .iter()
+                .filter(|(_, p)| p.request.client_id == request.client_id);
+            if mine.clone().count() >= MAX_PUSHED_PER_CLIENT
+                && let Some(oldest) = mine.min_by_key(|(_, p)| p.expires).map(|(k, _)| *k)
+            {
+                g.remove(&oldest);
+            }
             if g.len() >= MAX_PUSHED {
                 return None;
             }
@@ -69,6 +80,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use authflow::types::Scope;
+
+    /// Found in review: one public client's flood filled the store for everyone.
+    #[test]
+    fn one_clients_flood_evicts_only_its_own_oldest_requests() {
+        let store = ParStore::default();
+        let other = store.push(request("other"), 60, 0).unwrap();
+        let first = store.push(request("flood"), 60, 0).unwrap();
+        for i in 0..MAX_PUSHED_PER_CLIENT + 10 {
+            assert!(store.push(request("flood"), 60 + i as u64, 0).is_some());
+        }
+        assert!(
+            store.take(&first, "flood", 1).is_none(),
+            "its oldest went first"
+        );
+        assert!(
+            store.take(&other, "other", 1).is_some(),
+            "others are untouched"
+        );
+    }
 
     fn request(client: &str) -> Request {
         Request {

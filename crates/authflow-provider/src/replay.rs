@@ -52,9 +52,10 @@ impl ReplayCache {
         let key = sha256(&key);
         // Only map operations happen under the lock; a panic elsewhere cannot corrupt it.
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if now >= g.next_sweep || g.seen.len() >= self.max {
+        // At most one sweep a second, full or not: sweeping a full map of live entries on
+        // every call would make each request O(n) under the lock.
+        if now >= g.next_sweep {
             g.seen.retain(|_, exp| *exp > now);
-            // Sweeping a full map of live entries on every call would be quadratic.
             g.next_sweep = now + 1;
         }
         match g.seen.get(&key) {

@@ -57,6 +57,11 @@ static JTI: AtomicUsize = AtomicUsize::new(0);
 
 /// An RFC 9068 access token, bound to `jkt` (`cnf.jkt`) when given.
 fn token(enc: &EncodingKey, jkt: Option<&str>) -> String {
+    token_with_cnf(enc, jkt.map(|jkt| json!({ "jkt": jkt })))
+}
+
+/// An RFC 9068 access token with any `cnf`.
+fn token_with_cnf(enc: &EncodingKey, cnf: Option<Value>) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -67,8 +72,8 @@ fn token(enc: &EncodingKey, jkt: Option<&str>) -> String {
     let mut claims = json!({"iss": ISS, "sub": "alice", "aud": AUD, "client_id": "cli",
         "scope": "api:read", "exp": now + 300, "iat": now,
         "jti": JTI.fetch_add(1, Ordering::SeqCst).to_string()});
-    if let Some(jkt) = jkt {
-        claims["cnf"] = json!({ "jkt": jkt });
+    if let Some(cnf) = cnf {
+        claims["cnf"] = cnf;
     }
     jsonwebtoken::encode(&h, &claims, enc).unwrap()
 }
@@ -825,4 +830,24 @@ async fn authorized_client_gives_up_after_one_refresh() {
     assert_eq!(challenge.error, "invalid_token");
     assert_eq!(refreshes.load(Ordering::SeqCst), 1, "exactly one refresh");
     assert!(!format!("{err} {err:?}").contains("eyJ"), "{err:?}");
+}
+
+/// Found in review: a token bound to a TLS client certificate (RFC 8705), which this
+/// server cannot check, passed as a plain bearer token.
+#[tokio::test]
+async fn a_token_bound_to_something_unchecked_is_never_a_bearer_token() {
+    let api = Api::start(|c| c).await;
+    for cnf in [
+        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"kid": "k"}),
+    ] {
+        let t = token_with_cnf(&api.enc, Some(cnf.clone()));
+        let r = api.send("GET", "/me", &format!("Bearer {t}"), &[]).await;
+        assert_eq!(r.status, 401, "{cnf}: {r:?}");
+        assert_eq!(
+            r.challenge("Bearer").error(),
+            Some("invalid_token"),
+            "{cnf}"
+        );
+    }
 }

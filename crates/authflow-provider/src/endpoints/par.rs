@@ -49,6 +49,7 @@ fn handle(
     let params = form_body(headers, body)?;
     let proof = s.dpop.check(headers, &s.par_url)?;
     let (client, _) = authenticate(s, headers, &params, s.par_url.as_str())?;
+    s.dpop.remember(proof.as_ref())?;
     if params.get("request_uri").is_some() {
         return Err(invalid_request(
             "request_uri must not be sent to the PAR endpoint (RFC 9126 §2.1)",

@@ -80,6 +80,7 @@ fn handle(
     let proof = s.dpop.check(headers, &s.token_url)?;
     let token_url = s.url("/token");
     let (client, method) = authenticate(s, headers, &params, &token_url)?;
+    s.dpop.remember(proof.as_ref())?;
     if client.dpop_bound_access_tokens && proof.is_none() {
         return Err(crate::dpop::refusal(
             &authflow::protocol::dpop::DpopError::Missing,

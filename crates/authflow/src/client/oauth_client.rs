@@ -740,6 +740,8 @@ impl OAuthClient {
                 &mut crate::random::ThreadRandom,
             )
             .map_err(|e| Error::Config(format!("cannot sign the DPoP proof: {e}")))?;
+        let mut proof = proof;
+        proof.set_sensitive(true);
         req.headers_mut().insert(dpop::DPOP_HEADER, proof);
         Ok(())
     }

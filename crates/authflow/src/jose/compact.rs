@@ -80,8 +80,9 @@ pub async fn sign_jws(signer: &dyn JwsSigner, jws: UnsignedJws) -> Result<String
     Ok(jws.finish(&sig))
 }
 
-/// A parsed compact JWS, not yet verified.
-#[derive(Debug, Clone)]
+/// A parsed compact JWS, not yet verified. `Debug` shows the header only: the whole
+/// token may be a credential (an assertion that can be replayed until it expires).
+#[derive(Clone)]
 pub struct CompactJws {
     header: Map<String, Value>,
     claims: Map<String, Value>,
@@ -89,6 +90,15 @@ pub struct CompactJws {
     signing_input_len: usize,
     raw: String,
     signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for CompactJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompactJws")
+            .field("header", &self.header)
+            .field("len", &self.raw.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a compact JWS could not be read. Never quotes the token.

@@ -60,12 +60,22 @@ pub fn secret_jwt(
 }
 
 /// A client's keys as a server knows them, for checking `private_key_jwt`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum ClientKeys<'a> {
     /// Public keys from the client's registered JWKS, each with its `kid` if any.
     Public(&'a [(Option<String>, PublicJwk)]),
     /// The client secret, for `client_secret_jwt`.
     Secret(&'a [u8]),
+}
+
+impl std::fmt::Debug for ClientKeys<'_> {
+    // The shared secret never prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Public(keys) => f.debug_tuple("Public").field(keys).finish(),
+            Self::Secret(_) => f.write_str("Secret(<redacted>)"),
+        }
+    }
 }
 
 /// What a server expects of a client assertion.
@@ -169,13 +179,16 @@ pub fn verify_client_assertion(
     if !aud_ok {
         return Err(AssertionError::Audience);
     }
-    let now = unix(check.now) as i64;
-    let leeway = check.leeway.as_secs() as i64;
+    // Saturating: `exp` and friends are the signer's numbers, any i64.
+    let now = i64::try_from(unix(check.now)).unwrap_or(i64::MAX);
+    let leeway = i64::try_from(check.leeway.as_secs()).unwrap_or(i64::MAX);
+    let max_life = i64::try_from(check.max_lifetime.as_secs()).unwrap_or(i64::MAX);
     let exp = jws.claim_secs("exp").ok_or(AssertionError::Lifetime)?;
-    let too_long = exp - now > check.max_lifetime.as_secs() as i64 + leeway;
-    let nbf_future = jws.claim_secs("nbf").is_some_and(|nbf| nbf > now + leeway);
-    let iat_future = jws.claim_secs("iat").is_some_and(|iat| iat > now + leeway);
-    if exp + leeway < now || too_long || nbf_future || iat_future {
+    let too_long = exp.saturating_sub(now) > max_life.saturating_add(leeway);
+    let latest = now.saturating_add(leeway);
+    let nbf_future = jws.claim_secs("nbf").is_some_and(|nbf| nbf > latest);
+    let iat_future = jws.claim_secs("iat").is_some_and(|iat| iat > latest);
+    if exp.saturating_add(leeway) < now || too_long || nbf_future || iat_future {
         return Err(AssertionError::Lifetime);
     }
     let jti = jws
@@ -264,6 +277,24 @@ mod tests {
         assert_eq!(
             verify_client_assertion(a.secret(), ClientKeys::Public(&keys), &check(t(50))),
             Err(AssertionError::Algorithm)
+        );
+    }
+
+    #[test]
+    fn extreme_numbers_are_refused_without_overflow() {
+        let key = SigningKey::generate(JwsAlgorithm::EdDSA).unwrap();
+        let keys = vec![(None, key.public_jwk().clone())];
+        for exp in [i64::MIN, i64::MAX] {
+            let c = json!({"iss":"app","sub":"app","aud":"https://as.example","jti":"j","exp":exp});
+            let jwt = signed(&key, c);
+            assert_eq!(
+                verify_client_assertion(&jwt, ClientKeys::Public(&keys), &check(t(120))),
+                Err(AssertionError::Lifetime)
+            );
+        }
+        assert_eq!(
+            format!("{:?}", ClientKeys::Secret(b"hunter2")),
+            "Secret(<redacted>)"
         );
     }
 

@@ -323,7 +323,10 @@ pub fn verify_proof(proof: &str, check: &ProofCheck<'_>) -> Result<VerifiedProof
         .claim_secs("iat")
         .filter(|s| *s >= 0)
         .ok_or(DpopError::Malformed("`iat` is missing"))?;
-    let iat = UNIX_EPOCH + Duration::from_secs(iat.unsigned_abs());
+    // Checked: a huge `iat` overflows `SystemTime` on some platforms.
+    let iat = UNIX_EPOCH
+        .checked_add(Duration::from_secs(iat.unsigned_abs()))
+        .ok_or(DpopError::IssuedAt)?;
     let too_old = check
         .now
         .checked_sub(check.max_age)

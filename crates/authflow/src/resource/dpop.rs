@@ -141,12 +141,18 @@ impl DpopConfig {
         self.nonces.as_ref()
     }
 
-    /// The URL the client addressed: the public URL and the request's path.
+    /// The URL the client addressed: the public URL and the request's path. A path that
+    /// URL parsing would change (dot segments, raw or percent-encoded) is refused: a proof
+    /// for `/admin` must never pass at `/api/../admin`.
     fn request_url(&self, uri: &Uri) -> Result<Url, DpopError> {
         let mut s = String::with_capacity(self.base.len() + uri.path().len());
         s.push_str(&self.base);
         s.push_str(uri.path());
-        Url::parse(&s).map_err(|_| DpopError::Url)
+        let url = Url::parse(&s).map_err(|_| DpopError::Url)?;
+        if url.as_str().len() < s.len() || !url.as_str().starts_with(s.as_str()) {
+            return Err(DpopError::Url);
+        }
+        Ok(url)
     }
 }
 
@@ -244,5 +250,32 @@ mod tests {
             .unwrap()
             .algorithms([JwsAlgorithm::EdDSA, JwsAlgorithm::HS256]);
         assert_eq!(c.algs(), "EdDSA");
+    }
+
+    /// Found in review: `Url::parse` resolved `..` and `%2e%2e`, so a proof made for
+    /// another path on the host matched.
+    #[test]
+    fn paths_with_dot_segments_are_refused() {
+        let c = DpopConfig::new("https://example.com/api").unwrap();
+        for bad in [
+            "/../admin",
+            "/%2e%2e/admin",
+            "/%2E%2E/admin",
+            "/./me",
+            "/x/..",
+        ] {
+            let uri: Uri = bad.parse().unwrap();
+            assert_eq!(c.request_url(&uri), Err(DpopError::Url), "{bad}");
+        }
+        let uri: Uri = "/me".parse().unwrap();
+        assert_eq!(
+            c.request_url(&uri).unwrap().as_str(),
+            "https://example.com/api/me"
+        );
+        let uri: Uri = "/a%20b/c.d".parse().unwrap();
+        assert!(
+            c.request_url(&uri).is_ok(),
+            "encoded bytes and dots in names are fine"
+        );
     }
 }

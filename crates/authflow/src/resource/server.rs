@@ -74,13 +74,35 @@ impl Principal {
 }
 
 /// The key binding of a token's `cnf` (JWT claim or introspection field): its `jkt`.
+/// A binding this server cannot check (a certificate, RFC 8705 `x5t#S256`, or a method
+/// it does not know) makes the token unusable here, never a plain bearer token.
 fn bound_key(cnf: Option<&Value>) -> Result<Option<String>, Rejection> {
     match cnf {
         None => Ok(None),
-        Some(v) => Confirmation::from_json(v)
-            .map(|c| c.jkt)
-            .map_err(|reason| Rejection::InvalidToken(format!("the token's `cnf` {reason}"))),
+        Some(v) => {
+            let c = Confirmation::from_json(v)
+                .map_err(|reason| Rejection::InvalidToken(format!("the token's `cnf` {reason}")))?;
+            let unknown = v.as_object().is_some_and(|o| o.keys().any(|k| k != "jkt"));
+            if unknown {
+                return Err(uncheckable());
+            }
+            checkable(&c)
+        }
     }
+}
+
+/// The `jkt` of a confirmation, refusing one bound to something else too.
+fn checkable(c: &Confirmation) -> Result<Option<String>, Rejection> {
+    if c.x5t_s256.is_some() {
+        return Err(uncheckable());
+    }
+    Ok(c.jkt.clone())
+}
+
+fn uncheckable() -> Rejection {
+    Rejection::InvalidToken(
+        "the token is bound (`cnf`) to a key or certificate this resource cannot check".into(),
+    )
 }
 
 /// How the request presented its token.
@@ -553,7 +575,10 @@ impl ResourceServer {
             client_id: r.client_id.clone(),
             scope: r.scope.clone().unwrap_or_default(),
             claims: r.extra.clone(),
-            jkt: r.cnf.as_ref().and_then(|c| c.jkt.clone()),
+            jkt: match &r.cnf {
+                Some(c) => checkable(c)?,
+                None => None,
+            },
         };
         self.inner.cache.put(key, &p, r.exp);
         Ok(p)
