@@ -150,8 +150,8 @@ pub struct AuthorizedClient {
     pub(super) http: Arc<dyn HttpClient>,
     pub(super) max_body: usize,
     header: Arc<HeaderCache>,
-    /// The resource server's latest DPoP nonce (RFC 9449 §9).
-    pub(super) dpop_nonce: Arc<ArcSwapOption<String>>,
+    /// The resource server's latest DPoP nonce, the next proof signed ahead.
+    pub(super) dpop: Arc<super::dpop_ahead::DpopState>,
 }
 
 /// The `Authorization` value of the last token set used, built once per set: a shared copy
@@ -201,7 +201,7 @@ impl AuthorizedClient {
             http,
             max_body: DEFAULT_MAX_RESOURCE_BODY,
             header: Arc::default(),
-            dpop_nonce: Arc::default(),
+            dpop: Arc::default(),
         }
     }
 

@@ -3,15 +3,13 @@
 //! refresh after `invalid_token`, like the bearer path. [`DpopAttempts`] holds those rules
 //! once for the three front ends: `AuthorizedClient::send`, `execute`, and the middleware.
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use std::sync::Arc;
 use url::Url;
 
 use super::authorized::{AuthorizedClient, AuthorizedError, after_retry, check_scope};
+use super::dpop_ahead::{DpopState, ProofFor};
 use super::source::TokenSource;
 use super::{SessionError, TokenSet};
 use crate::protocol::dpop;
@@ -30,7 +28,7 @@ pub(super) enum Step {
 /// The state of one DPoP-bound request across its (at most three) sends.
 pub(super) struct DpopAttempts<'a> {
     source: &'a TokenSource,
-    nonce: &'a ArcSwapOption<String>,
+    state: &'a Arc<DpopState>,
     tokens: Arc<TokenSet>,
     method: String,
     url: Url,
@@ -45,14 +43,14 @@ fn internal(m: String) -> AuthorizedError {
 impl<'a> DpopAttempts<'a> {
     pub(super) fn new(
         source: &'a TokenSource,
-        nonce: &'a ArcSwapOption<String>,
+        state: &'a Arc<DpopState>,
         tokens: Arc<TokenSet>,
         method: &str,
         url: Url,
     ) -> Self {
         Self {
             source,
-            nonce,
+            state,
             tokens,
             method: method.to_owned(),
             url,
@@ -63,27 +61,18 @@ impl<'a> DpopAttempts<'a> {
 
     /// `Authorization: DPoP <token>` and a fresh proof, both marked sensitive.
     fn headers(&self) -> Result<(HeaderValue, HeaderValue), AuthorizedError> {
-        let prover = self
-            .tokens
-            .dpop
-            .as_ref()
-            .ok_or_else(|| internal("the refreshed tokens are no longer DPoP-bound".into()))?;
         let token = self.tokens.access_token.secret();
         let mut auth = HeaderValue::try_from(format!("DPoP {token}"))
             .map_err(|_| internal("the access token cannot be sent in a header".into()))?;
         auth.set_sensitive(true);
-        let nonce = self.nonce.load();
-        let mut proof = prover
-            .proof(
-                &self.method,
-                &self.url,
-                Some(token),
-                nonce.as_deref().map(String::as_str),
-                SystemTime::now(),
-                &mut crate::random::ThreadRandom,
-            )
-            .map_err(|e| internal(format!("cannot sign the DPoP proof: {e}")))?;
-        proof.set_sensitive(true);
+        let proof = self
+            .state
+            .proof(&ProofFor {
+                tokens: &self.tokens,
+                method: &self.method,
+                url: &self.url,
+            })
+            .map_err(internal)?;
         Ok((auth, proof))
     }
 
@@ -106,7 +95,7 @@ impl<'a> DpopAttempts<'a> {
     ) -> Result<Step, AuthorizedError> {
         let fresh_nonce = dpop::nonce_from(headers);
         if let Some(n) = &fresh_nonce {
-            self.nonce.store(Some(Arc::new(n.clone())));
+            self.state.nonce.store(Some(Arc::new(n.clone())));
         }
         if status != StatusCode::UNAUTHORIZED {
             return Ok(Step::Done);
@@ -177,7 +166,7 @@ impl AuthorizedClient {
             .map_err(|_| internal("the request URL cannot be parsed for a DPoP proof".into()))?;
         let mut attempts = DpopAttempts::new(
             &self.source,
-            &self.dpop_nonce,
+            &self.dpop,
             tokens,
             request.method().as_str(),
             url,
@@ -211,7 +200,7 @@ impl AuthorizedClient {
     ) -> Result<Response<Bytes>, AuthorizedError> {
         let url = request.url().clone();
         let method = request.method().as_str().to_owned();
-        let mut attempts = DpopAttempts::new(&self.source, &self.dpop_nonce, tokens, &method, url);
+        let mut attempts = DpopAttempts::new(&self.source, &self.dpop, tokens, &method, url);
         let mut next = Some(request);
         while let Some(mut req) = next.take() {
             next = crate::client::copy_request(&req);

@@ -66,8 +66,8 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 pub struct BearerMiddleware {
     source: TokenSource,
     header: Arc<HeaderCache>,
-    /// The resource server's latest DPoP nonce.
-    dpop_nonce: Arc<arc_swap::ArcSwapOption<String>>,
+    /// The resource server's latest DPoP nonce, the next proof signed ahead.
+    dpop: Arc<super::dpop_ahead::DpopState>,
 }
 
 impl std::fmt::Debug for BearerMiddleware {
@@ -82,7 +82,7 @@ impl BearerMiddleware {
         Self {
             source,
             header: Arc::default(),
-            dpop_nonce: Arc::default(),
+            dpop: Arc::default(),
         }
     }
 
@@ -151,13 +151,8 @@ impl BearerMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let method = req.method().as_str().to_owned();
-        let mut attempts = DpopAttempts::new(
-            &self.source,
-            &self.dpop_nonce,
-            tokens,
-            &method,
-            req.url().clone(),
-        );
+        let mut attempts =
+            DpopAttempts::new(&self.source, &self.dpop, tokens, &method, req.url().clone());
         let mut pending = Some(req);
         while let Some(mut req) = pending.take() {
             pending = copy_request(&req);

@@ -9,6 +9,7 @@
 //!   calls to protected resources with those tokens.
 
 mod authorized;
+mod dpop_ahead;
 mod dpop_requests;
 mod error;
 mod file_store;
