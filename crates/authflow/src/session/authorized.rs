@@ -219,6 +219,8 @@ impl AuthorizedClient {
 
     /// Sends `request` with a bearer token. Any status comes back as `Ok` except a token
     /// still rejected after one refresh and `insufficient_scope`, which are typed errors.
+    /// With a [`StepUp`](super::StepUp) on the source, `insufficient_scope` first gets one
+    /// step-up and one more try.
     #[allow(clippy::manual_async_fn)] // see the comment inside
     pub fn send(
         &self,
@@ -231,18 +233,47 @@ impl AuthorizedClient {
             check_secure(request.uri())?;
             // An `Arc` of its own: it is held for the whole request, too long for a guard.
             let tokens = self.source.token().await?.into_arc();
-            if tokens.is_dpop_bound() {
-                // Rare next to bearer, and boxed so the bearer future stays small.
-                return Box::pin(self.send_dpop(&request, tokens)).await;
+            match self.send_tokens(&request, &tokens).await {
+                Err(AuthorizedError::InsufficientScope {
+                    required: Some(required),
+                    description,
+                    response,
+                }) if self.source.can_step_up() => {
+                    // Rare, and boxed so that the common path's future stays small.
+                    Box::pin(async {
+                        match self.source.step_up(&required, &tokens.access_token).await? {
+                            Some(fresh) => self.send_tokens(&request, &fresh).await,
+                            None => Err(AuthorizedError::InsufficientScope {
+                                required: Some(required),
+                                description,
+                                response,
+                            }),
+                        }
+                    })
+                    .await
+                }
+                other => other,
             }
-            // The request stays here, unsent, in case it must go again with a fresh token.
-            let resp = self.send_with(&request, &tokens)?.await?;
-            if rejected_token(&resp).is_none() {
-                return check_scope(resp);
-            }
-            // Rare, and boxed so that the common path's future stays small.
-            Box::pin(self.retry_with_fresh_token(&request, &tokens.access_token)).await
         }
+    }
+
+    /// [`send`](Self::send) with `tokens`, up to the scope check.
+    async fn send_tokens(
+        &self,
+        request: &Request<Vec<u8>>,
+        tokens: &Arc<TokenSet>,
+    ) -> Result<Response<Bytes>, AuthorizedError> {
+        if tokens.is_dpop_bound() {
+            // Rare next to bearer, and boxed so the bearer future stays small.
+            return Box::pin(self.send_dpop(request, tokens.clone())).await;
+        }
+        // The request stays here, unsent, in case it must go again with a fresh token.
+        let resp = self.send_with(request, tokens)?.await?;
+        if rejected_token(&resp).is_none() {
+            return check_scope(resp);
+        }
+        // Rare, and boxed so that the common path's future stays small.
+        Box::pin(self.retry_with_fresh_token(request, &tokens.access_token)).await
     }
 
     /// [`send`](Self::send) for a request built with reqwest. Its URL is parsed once, by
@@ -265,27 +296,62 @@ impl AuthorizedClient {
     #[allow(clippy::manual_async_fn)] // as `send`: the request is held once
     pub fn execute(
         &self,
-        mut request: reqwest::Request,
+        request: reqwest::Request,
     ) -> impl Future<Output = Result<Response<Bytes>, AuthorizedError>> + Send + '_ {
         async move {
             let url = request.url();
             // RFC 6750 §5.3: a bearer token never travels in clear text.
             check_target(Some(url.scheme()), url.host_str())?;
             let tokens = self.source.token().await?.into_arc();
-            if tokens.is_dpop_bound() {
-                return Box::pin(self.execute_dpop(request, tokens)).await;
+            if !self.source.can_step_up() {
+                return self.execute_tokens(request, &tokens).await;
             }
-            // A copy for the retry (no parsing: the URL and headers are copied as they are).
-            let retry = crate::client::copy_request(&request);
-            request
-                .headers_mut()
-                .insert(header::AUTHORIZATION, self.header.get(&tokens)?);
-            let resp = self.http.send_reqwest(request, self.max_body).await?;
-            let Some(challenge) = rejected_token(&resp) else {
-                return check_scope(resp);
-            };
-            Box::pin(self.retry_reqwest(resp, challenge, retry, &tokens.access_token)).await
+            // A copy for a step-up, made only when one can happen.
+            let again = crate::client::copy_request(&request);
+            match self.execute_tokens(request, &tokens).await {
+                Err(AuthorizedError::InsufficientScope {
+                    required: Some(required),
+                    description,
+                    response,
+                }) => {
+                    Box::pin(async {
+                        let fresh = self.source.step_up(&required, &tokens.access_token).await?;
+                        match (fresh, again) {
+                            (Some(fresh), Some(again)) => self.execute_tokens(again, &fresh).await,
+                            _ => Err(AuthorizedError::InsufficientScope {
+                                required: Some(required),
+                                description,
+                                response,
+                            }),
+                        }
+                    })
+                    .await
+                }
+                other => other,
+            }
         }
+    }
+
+    /// [`execute`](Self::execute) with `tokens`, up to the scope check.
+    #[cfg(feature = "reqwest")]
+    async fn execute_tokens(
+        &self,
+        mut request: reqwest::Request,
+        tokens: &Arc<TokenSet>,
+    ) -> Result<Response<Bytes>, AuthorizedError> {
+        if tokens.is_dpop_bound() {
+            return Box::pin(self.execute_dpop(request, tokens.clone())).await;
+        }
+        // A copy for the retry (no parsing: the URL and headers are copied as they are).
+        let retry = crate::client::copy_request(&request);
+        request
+            .headers_mut()
+            .insert(header::AUTHORIZATION, self.header.get(tokens)?);
+        let resp = self.http.send_reqwest(request, self.max_body).await?;
+        let Some(challenge) = rejected_token(&resp) else {
+            return check_scope(resp);
+        };
+        Box::pin(self.retry_reqwest(resp, challenge, retry, &tokens.access_token)).await
     }
 
     /// [`execute`](Self::execute) after `401 invalid_token`: one refresh, and one retry if

@@ -98,10 +98,8 @@ impl DpopState {
                 ahead.ready.pop_front();
             }
             let taken = ahead.ready.pop_front().map(|(_, proof)| proof);
-            let start = ahead.last == hash
-                && !ahead.signing
-                && ahead.ready.len() <= LOW
-                && can_spawn();
+            let start =
+                ahead.last == hash && !ahead.signing && ahead.ready.len() <= LOW && can_spawn();
             ahead.last = hash;
             let start = start.then(|| {
                 ahead.signing = true;

@@ -110,6 +110,45 @@ impl BearerMiddleware {
         })
     }
 
+    /// A `403`: `insufficient_scope` is the typed error, after one step-up and one more
+    /// try when the source can step up and there is a copy to send.
+    async fn forbidden(
+        &self,
+        resp: Response,
+        retry: Option<Box<Request>>,
+        tokens: &Arc<TokenSet>,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let required = match (scope_challenge(resp.status(), resp.headers()), &retry) {
+            (Some(c), Some(_)) if self.source.can_step_up() => c.scope,
+            _ => None,
+        };
+        let Some(required) = required else {
+            return check_scope(resp).await;
+        };
+        let fresh = self
+            .source
+            .step_up(&required, &tokens.access_token)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let (Some(fresh), Some(mut retry)) = (fresh, retry) else {
+            return check_scope(resp).await;
+        };
+        if fresh.is_dpop_bound() {
+            return Box::pin(self.handle_dpop(*retry, fresh, extensions, next)).await;
+        }
+        retry.headers_mut().insert(
+            header::AUTHORIZATION,
+            self.header.get(&fresh).map_err(fail)?,
+        );
+        let resp = next.run(*retry, extensions).await?;
+        match rejected_token_in(resp.status(), resp.headers()) {
+            Some(challenge) => Err(token_rejected(resp, challenge).await),
+            None => check_scope(resp).await,
+        }
+    }
+
     /// After `401 invalid_token`: one refresh, and one retry if there is a copy to send.
     async fn retry_with_fresh_token(
         &self,
@@ -205,7 +244,9 @@ impl Middleware for BearerMiddleware {
         let Some(challenge) = rejected_token_in(resp.status(), resp.headers()) else {
             // Boxed, and only for a `403`: inline, it would grow every request's future.
             return match resp.status() {
-                StatusCode::FORBIDDEN => Box::pin(check_scope(resp)).await,
+                StatusCode::FORBIDDEN => {
+                    Box::pin(self.forbidden(resp, retry, &tokens, extensions, next)).await
+                }
                 _ => Ok(resp),
             };
         };

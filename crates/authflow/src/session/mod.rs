@@ -21,6 +21,7 @@ mod provider;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod source;
+mod step_up;
 mod store;
 mod token_guard;
 mod token_set;
@@ -31,6 +32,7 @@ pub use provider::{
     ClientCredentialsProvider, RefreshTokenProvider, TokenProvider, refresh_token_set,
 };
 pub use source::{TokenSource, TokenSourceBuilder};
+pub use step_up::StepUp;
 
 pub use file_store::FileStore;
 #[cfg(feature = "keyring")]

@@ -10,10 +10,11 @@ use tokio::sync::watch;
 
 use super::error::SessionError;
 use super::provider::TokenProvider;
+use super::step_up::{StepUp, union};
 use super::store::TokenStore;
 use super::token_guard::TokenGuard;
 use super::token_set::TokenSet;
-use crate::types::AccessToken;
+use crate::types::{AccessToken, Scope};
 
 type Outcome = Option<Result<Arc<TokenSet>, SessionError>>;
 
@@ -40,6 +41,9 @@ struct Inner {
     provider: Option<Arc<dyn TokenProvider>>,
     store: Option<Arc<dyn TokenStore>>,
     skew: Option<Duration>,
+    step_up: Option<Arc<dyn StepUp>>,
+    /// One step-up at a time: each may open a browser.
+    stepping_up: tokio::sync::Mutex<()>,
     inflight: Mutex<Option<watch::Receiver<Outcome>>>,
     /// After a transient failure, no new attempt before this time (ms since the epoch)
     /// while the current token is still valid.
@@ -63,9 +67,17 @@ pub struct TokenSourceBuilder {
     provider: Option<Arc<dyn TokenProvider>>,
     store: Option<Arc<dyn TokenStore>>,
     skew: Option<Duration>,
+    step_up: Option<Arc<dyn StepUp>>,
 }
 
 impl TokenSourceBuilder {
+    /// Lets the source widen its grant when a resource answers `403 insufficient_scope`
+    /// (see [`StepUp`]). Without it, that answer is an error for the caller.
+    pub fn step_up(mut self, step_up: impl StepUp) -> Self {
+        self.step_up = Some(Arc::new(step_up));
+        self
+    }
+
     /// The tokens to start with. With a store, the store is the truth: these serve until
     /// the first refresh, which reads the store (an empty store means logged out).
     pub fn initial(mut self, tokens: TokenSet) -> Self {
@@ -105,6 +117,8 @@ impl TokenSourceBuilder {
                 provider: self.provider,
                 store: self.store,
                 skew: self.skew,
+                step_up: self.step_up,
+                stepping_up: tokio::sync::Mutex::new(()),
                 inflight: Mutex::new(None),
                 retry_after_ms: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
@@ -121,6 +135,7 @@ impl TokenSource {
             provider: None,
             store: None,
             skew: None,
+            step_up: None,
         }
     }
 
@@ -171,6 +186,42 @@ impl TokenSource {
             return Ok(cur);
         }
         self.refresh(Some(rejected.clone())).await
+    }
+
+    /// Whether this source can widen its grant ([`TokenSourceBuilder::step_up`]).
+    pub fn can_step_up(&self) -> bool {
+        self.inner.step_up.is_some()
+    }
+
+    /// Call after a resource answered `403 insufficient_scope` naming `required` to the
+    /// token `used`: new tokens for the union of the current scope and `required`, saved
+    /// to the store, one step-up at a time (a caller that waited gets the set another
+    /// stepped up to). `None` when a step-up cannot help: no [`StepUp`] was given, or the
+    /// current tokens were granted `required` already and the resource refuses anyway.
+    pub async fn step_up(
+        &self,
+        required: &Scope,
+        used: &AccessToken,
+    ) -> Result<Option<Arc<TokenSet>>, SessionError> {
+        let Some(step_up) = &self.inner.step_up else {
+            return Ok(None);
+        };
+        let _one = self.inner.stepping_up.lock().await;
+        let current = self.inner.current.load_full();
+        let granted = current.as_ref().and_then(|c| c.scope.as_ref());
+        if granted.is_some_and(|g| required.is_subset_of(g)) {
+            // Stepped up by another caller meanwhile, or the resource wants more than scope.
+            return Ok(current.filter(|c| &c.access_token != used));
+        }
+        let scope = union(granted, required);
+        tracing::debug!(%scope, "resource answered insufficient_scope; stepping up");
+        let fresh = Arc::new(step_up.step_up(current.as_deref(), &scope).await?);
+        if let Some(store) = &self.inner.store {
+            let _lock = store.lock().await?;
+            store.save(&fresh).await?;
+        }
+        self.inner.current.store(Some(fresh.clone()));
+        Ok(Some(fresh))
     }
 
     /// Forces a refresh now (single-flight like any other).
