@@ -153,11 +153,12 @@ impl DpopState {
                 let signed = sign(&tokens, &key.method, &key.url, key.nonce.as_deref());
                 let mut ahead = this.lock();
                 let current = ahead.key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &key));
-                match signed {
-                    Ok(proof) if current => ahead.ready.push_back((made, proof)),
-                    _ => {}
+                let ok = signed.is_ok();
+                if let (Ok(proof), true) = (signed, current) {
+                    ahead.ready.push_back((made, proof));
                 }
-                if !current || ahead.ready.len() >= DEPTH {
+                // A failure stops here: the request path signs (and reports) on its own.
+                if !ok || !current || ahead.ready.len() >= DEPTH {
                     ahead.signing = false;
                     return;
                 }
