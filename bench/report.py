@@ -1,6 +1,43 @@
 """Writes BENCHMARKS.md from scripts/bench's results file (tab-separated: key, values).
-Every figure comes from the measurements; nothing here is typed by hand."""
+Every figure comes from the measurements; nothing here is typed by hand.
+
+    report.py RESULTS [PROVIDER_MD] [RESOURCE_MD] > BENCHMARKS.md
+    report.py --scrub FILE > COPY      FILE with the machine's paths taken out
+
+The output never holds a path of the machine that ran the benchmarks (the checkout, cargo's
+target directory, the home and temporary directories): see scrub(). scripts/bench passes
+cargo's target directory in BENCH_TARGET_DIR; the checkout is where this file lives."""
+import os
+import re
 import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def scrub(text):
+    """The text with this machine's absolute paths made relative or generic, so that the
+    published file says `target/release/authflow` rather than where one machine keeps it."""
+    target = os.environ.get("BENCH_TARGET_DIR") or os.path.join(ROOT, "target")
+    home = os.path.expanduser("~")
+    # Longest first: the target directory may sit inside the checkout or the home.
+    for prefix, short in sorted([(target, "target"), (ROOT, "."), (home, "~")],
+                                key=lambda p: -len(p[0])):
+        prefix = prefix.rstrip("/")
+        if len(prefix) <= 1:
+            continue
+        # Only where a path starts (not inside a URL) and ends (not /work/main-2).
+        pattern = r"(?<![\w.:/~-])" + re.escape(prefix) + r"(/|(?![\w.-]))"
+        under = "" if short == "." else short + "/"
+        text = re.sub(pattern, lambda m: under if m.group(1) else short, text)
+    # mktemp's work directories of scripts/bench and its helpers: only the file name matters.
+    tmp = re.escape(tempfile.gettempdir().rstrip("/"))
+    return re.sub(tmp + r"/tmp\.[A-Za-z0-9]+/", "", text)
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--scrub":
+    sys.stdout.write(scrub(open(sys.argv[2]).read()))
+    sys.exit(0)
 
 rows = {}
 for line in open(sys.argv[1]):
@@ -148,4 +185,4 @@ if resource_md:
 w("\n## How to reproduce\n")
 w("`scripts/bench` (needs apt, npm and pip access to install hyperfine, wrk, valgrind,")
 w("oidc-provider and Authlib). Criterion's raw data is under `target/criterion/`.")
-print("\n".join(out))
+print(scrub("\n".join(out)))

@@ -29,7 +29,15 @@
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
-rel() { printf '%s' "${1#"$root"/}"; }
+# A path as a reader can use it: relative to the checkout, or `target/...` for a build
+# directory elsewhere (CARGO_TARGET_DIR), never this machine's absolute path.
+rel() {
+    local p="${1#"$root"/}"
+    if [ -n "${target_dir:-}" ] && [ "${p#"$target_dir"/}" != "$p" ]; then
+        p="target/${p#"$target_dir"/}"
+    fi
+    printf '%s' "$p"
+}
 
 # --- settings ------------------------------------------------------------------------------
 # read_settings: the BENCH_* knobs common to both scripts (see their headers) into seconds,

@@ -2,9 +2,6 @@
 //! that started the sign-in can finish it (flow cookie), only once (the record is
 //! deleted before the code is used), and only with the right `state` and `iss`.
 
-use std::time::SystemTime;
-
-use authflow::session::TokenSet;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use http::header::CACHE_CONTROL;
@@ -74,26 +71,18 @@ async fn run(
         .map_err(|e| (e.into(), false))?;
     let fail = |e: AuthError| (e, true);
 
-    let resp = i
+    // The library's one rule set: code exchange, ID token verified (required: the scope
+    // always holds `openid`, see `AuthBuilder::scope`).
+    let done = i
         .client
-        .exchange_code(&login.pending, code)
+        .complete_login_code(&login.pending, code)
         .await
         .map_err(|e| fail(e.into()))?;
-    let id_token = resp.id_token.as_ref().ok_or_else(|| {
-        fail(AuthError::Client(authflow::client::Error::Config(
-            "the provider sent no ID token; is `openid` allowed for this client?".into(),
-        )))
-    })?;
-    let claims = i
-        .client
-        .verify_id_token(
-            id_token,
-            login.pending.nonce.as_ref(),
-            Some(&resp.access_token),
-        )
-        .await
-        .map_err(|e| fail(e.into()))?;
-    let user = User::from_claims(&claims);
+    let claims = done
+        .claims
+        .as_ref()
+        .ok_or_else(|| fail(AuthError::Client(authflow::client::Error::MissingIdToken)))?;
+    let user = User::from_claims(claims);
 
     // A previous login in this browser ends here; then the session id changes, so a
     // session id known before sign-in (fixation) is worth nothing after it.
@@ -101,10 +90,9 @@ async fn run(
         end_login(auth, &old, false).await;
     }
     session.cycle_id().await.map_err(|e| fail(e.into()))?;
-    let tokens = TokenSet::from_response(&resp, &login.pending.scope, SystemTime::now());
     let tokens_id = i
         .tokens
-        .create_login(&i.store, &tokens, i.session_ttl)
+        .create_login(&i.store, &done.tokens, i.session_ttl)
         .await
         .map_err(|e| fail(e.into()))?;
     let record = LoginRecord::new(tokens_id, user);

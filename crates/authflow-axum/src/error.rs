@@ -34,7 +34,8 @@ pub enum AuthError {
     /// The redirect was refused: wrong `state`, wrong `iss`, or an error from the server.
     #[error(transparent)]
     Callback(#[from] authflow::protocol::CallbackError),
-    /// The code exchange or the ID token check failed.
+    /// Finishing the sign-in failed: the code exchange, the ID token check (see
+    /// [`authflow::client`]'s rules for finishing a login), or the client's setup.
     #[error("the sign-in could not be completed: {0}")]
     Client(#[from] authflow::client::Error),
     /// The logout form did not carry this session's CSRF token.
@@ -55,6 +56,8 @@ impl AuthError {
             Self::NoLoginInProgress | Self::Callback(_) => StatusCode::BAD_REQUEST,
             Self::Csrf | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::Client(e) if e.is_transient() => StatusCode::BAD_GATEWAY,
+            // The application's client setup, not the browser's request, is at fault.
+            Self::Client(e) if e.is_config() => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Client(_) => StatusCode::BAD_REQUEST,
             Self::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,5 +86,35 @@ impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         tracing::info!(error = %self, "sign-in request refused");
         error_page(self.status(), &self.to_string(), "/login")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use authflow::client::{EndpointKind, Error as ClientError, HttpError};
+
+    use super::*;
+
+    #[test]
+    fn statuses_say_whose_fault_it_is() {
+        let status = |e: ClientError| AuthError::Client(e).status();
+        assert_eq!(
+            status(ClientError::MissingEndpoint(EndpointKind::Jwks)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(ClientError::MixUp {
+                started_at: "https://a.example".into(),
+                finishing_at: "https://b.example".into(),
+            }),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(status(ClientError::MissingIdToken), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(ClientError::Http(HttpError::Timeout {
+                url: "https://as.example/token".into()
+            })),
+            StatusCode::BAD_GATEWAY
+        );
     }
 }

@@ -4,25 +4,13 @@ use axum::response::{Html, IntoResponse, Response};
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderName};
 
-/// Escapes text for HTML element content and double-quoted attribute values.
+/// Escapes text for HTML element content and attribute values; the library's one escaper,
+/// re-exported here for pages built around this crate's routes.
 ///
 /// ```
 /// assert_eq!(authflow_axum::page::escape("<a href=\"x\">"), "&lt;a href=&quot;x&quot;&gt;");
 /// ```
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use authflow::html::escape;
 
 /// A small error page: the message, and a link to start again.
 pub(crate) fn error_page(status: StatusCode, message: &str, login_path: &str) -> Response {

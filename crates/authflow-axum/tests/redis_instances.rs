@@ -1,16 +1,17 @@
 //! Two instances of one application sharing a real `redis-server` (feature `redis`): each
 //! with its own `Auth`, Redis connections, token-source cache and HTTP server, nothing
-//! shared in memory. The Redis server is started here on a free port of 127.0.0.1 with
-//! persistence off; without `redis-server` these tests say why and pass, unless
-//! AUTHFLOW_REQUIRE_TOOLS is set.
+//! shared in memory. The Redis server (`authflow_testkit::redis`) runs on a free port of
+//! 127.0.0.1 with persistence off; without `redis-server` these tests say why and pass,
+//! unless AUTHFLOW_REQUIRE_TOOLS is set.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "support/skip.rs"]
+mod skip;
 mod support;
 
-use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri};
@@ -25,71 +26,15 @@ use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use url::Url;
 
-/// The server's port, or `None` when redis-server is not installed.
+/// The server's port, or `None` (the running test's skip reported) when redis-server is
+/// not installed.
 fn redis_port() -> Option<u16> {
-    static PORT: OnceLock<Option<u16>> = OnceLock::new();
-    *PORT.get_or_init(start_redis)
+    authflow_testkit::redis::shared(skip::skip).map(|r| r.port())
 }
-
-fn start_redis() -> Option<u16> {
-    let installed = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        assert!(
-            std::env::var_os("AUTHFLOW_REQUIRE_TOOLS").is_none(),
-            "redis-server is required (AUTHFLOW_REQUIRE_TOOLS is set)"
-        );
-        eprintln!(
-            "skipping: redis-server is not installed (scripts/install-test-tools installs it)"
-        );
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("authflow-axum-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // A watchdog shell stops the server when this test process is gone.
-    let script = format!(
-        "redis-server --bind 127.0.0.1 --port {port} --save '' --appendonly no --dir '{dir}' \
-         --protected-mode yes >/dev/null 2>&1 & r=$!\n\
-         while kill -0 {pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.2; done\n\
-         kill $r 2>/dev/null; rm -rf '{dir}'\n",
-        dir = dir.display(),
-        pid = std::process::id(),
-    );
-    let mut watchdog = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::spawn(move || watchdog.wait());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(port)
-}
-
-static NAMES: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh namespace, so that tests running at once do not share keys.
 fn namespace() -> String {
-    format!(
-        "test-{}-{}",
-        std::process::id(),
-        NAMES.fetch_add(1, Ordering::SeqCst)
-    )
+    authflow_testkit::unique_name("test")
 }
 
 fn redis_url(port: u16) -> String {

@@ -1,5 +1,8 @@
 //! The command line: global options, client options, subcommands.
 
+use authflow::types::ClientSecret;
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::commands;
@@ -41,8 +44,13 @@ pub(crate) struct ClientArgs {
     #[arg(long)]
     pub(crate) client_id: Option<String>,
     /// Client secret (prefer AUTHFLOW_CLIENT_SECRET or a prompt: arguments show in `ps`).
-    #[arg(long, env = "AUTHFLOW_CLIENT_SECRET", hide_env_values = true)]
-    pub(crate) client_secret: Option<String>,
+    #[arg(
+        long,
+        env = "AUTHFLOW_CLIENT_SECRET",
+        hide_env_values = true,
+        value_parser = SecretParser
+    )]
+    pub(crate) client_secret: Option<ClientSecret>,
     /// How the client authenticates [default: basic with a secret, else private_key_jwt
     /// with --client-key, else none].
     #[arg(long, value_enum)]
@@ -146,4 +154,63 @@ pub(crate) enum Command {
     Demo(commands::demo::DemoArgs),
     /// Print shell completions.
     Completions(commands::completions::CompletionsArgs),
+}
+
+/// Reads `--client-secret` straight into a [`ClientSecret`]. clap's own errors quote the
+/// value they refuse; this one names the rule only.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SecretParser;
+
+impl TypedValueParser for SecretParser {
+    type Value = ClientSecret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ClientSecret, clap::Error> {
+        let refuse = |reason: &str| {
+            let name = arg.map_or_else(|| "--client-secret".to_owned(), ToString::to_string);
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid value for '{name}': the client secret {reason}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refuse("is not valid UTF-8"))?;
+        ClientSecret::new(text).map_err(|e| refuse(&e.reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn the_client_secret_is_parsed_into_its_newtype_and_never_echoed() {
+        let cli = Cli::try_parse_from([
+            "authflow",
+            "client-credentials",
+            "--client-secret",
+            "s3cr3t-value",
+        ])
+        .unwrap();
+        let Command::ClientCredentials(a) = cli.command else {
+            panic!("parsed another command");
+        };
+        assert!(!format!("{:?}", a.client).contains("s3cr3t"));
+        let secret = a.client.client_secret.unwrap();
+        assert_eq!(secret.secret(), "s3cr3t-value");
+
+        let e = Cli::try_parse_from(["authflow", "login", "--client-secret", "s3cr3t\u{1}value"])
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        assert_eq!(e.exit_code(), 2);
+        let shown = e.to_string();
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("--client-secret"), "{shown}");
+    }
 }

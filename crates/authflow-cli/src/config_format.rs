@@ -1,10 +1,12 @@
 //! The `config.toml` format: profiles, parsed from text with no I/O.
 //!
-//! Self-contained (serde, toml and clap only) so that `fuzz/fuzz_targets/cli_config.rs`
-//! compiles this very file and fuzzes what `authflow` reads.
+//! Self-contained (serde, toml, clap and authflow's types only) so that
+//! `fuzz/fuzz_targets/cli_config.rs` compiles this very file and fuzzes what `authflow`
+//! reads.
 
 use std::collections::BTreeMap;
 
+use authflow::types::ClientSecret;
 use serde::{Deserialize, Serialize};
 
 /// How the client authenticates at the token endpoint.
@@ -55,8 +57,9 @@ pub(crate) struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) auth_method: Option<AuthMethod>,
     /// Discouraged (the file is 0600, but still): prefer the env or command forms.
+    /// Read straight into the secret newtype: it never prints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) client_secret: Option<String>,
+    pub(crate) client_secret: Option<ClientSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) client_secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +89,14 @@ pub(crate) struct Profile {
     /// The `kid` to put in the headers of what the client key signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) client_key_id: Option<String>,
+    /// The protected resource this profile was made for (`login --resource`, or `curl`
+    /// on a `401`): its RFC 9728 `resource`, which `curl` matches URLs against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) protected_resource: Option<String>,
+    /// The client was registered dynamically (RFC 7591): the registration, secrets
+    /// included, is kept next to the tokens, not here.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) registered: bool,
 }
 
 fn is_false(b: &bool) -> bool {

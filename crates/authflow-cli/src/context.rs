@@ -3,12 +3,15 @@
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 
-use authflow::client::{Endpoints, Error as ClientError, HttpClient, OAuthClient, ReqwestClient};
+use authflow::client::{
+    Endpoints, Error as ClientError, HttpClient, HttpError, OAuthClient, ReqwestClient,
+};
 use authflow::jose::{JwsAlgorithm, KeyError, SigningKey};
 use authflow::protocol::{ClientAuthentication, Credentials};
 use authflow::session::FileStore;
 use authflow::types::{
-    ClientId, ClientSecret, EndpointUrl, IssuerUrl, RedirectUri, ResourceIndicator, Scope,
+    ClientId, ClientSecret, EndpointUrl, InvalidValue, IssuerUrl, RedirectUri, ResourceIndicator,
+    Scope,
 };
 
 use crate::cli::{ClientArgs, Global};
@@ -27,7 +30,8 @@ pub(crate) struct Ctx {
     pub(crate) profile: Profile,
     /// Whether the profile exists in the config file (or was built from flags only).
     pub(crate) saved: bool,
-    pub(crate) secret_from_flag: Option<String>,
+    /// `--client-secret` or `AUTHFLOW_CLIENT_SECRET`, as clap read it.
+    pub(crate) secret_from_flag: Option<ClientSecret>,
     pub(crate) verbose: u8,
     pub(crate) json: bool,
 }
@@ -77,6 +81,31 @@ impl Ctx {
             verbose: global.verbose,
             json: global.json,
         })
+    }
+
+    /// A profile made on the spot (a login from a resource URL), not read from the file.
+    pub(crate) fn for_profile(
+        global: &Global,
+        name: String,
+        profile: Profile,
+        secret_from_flag: Option<ClientSecret>,
+    ) -> Self {
+        Self {
+            name,
+            profile,
+            saved: false,
+            secret_from_flag,
+            verbose: global.verbose,
+            json: global.json,
+        }
+    }
+
+    /// The saved profile `name`, as it is in the file.
+    pub(crate) fn saved_profile(global: &Global, name: &str, profile: &Profile) -> Self {
+        Self {
+            saved: true,
+            ..Self::for_profile(global, name.to_owned(), profile.clone(), None)
+        }
     }
 
     pub(crate) fn store(&self) -> Result<FileStore, CliError> {
@@ -163,7 +192,7 @@ impl Ctx {
     fn secret(&self) -> Result<Option<ClientSecret>, CliError> {
         let invalid = |e| CliError::config(format!("client secret: {e}"));
         if let Some(s) = &self.secret_from_flag {
-            return ClientSecret::new(s.as_str()).map(Some).map_err(invalid);
+            return Ok(Some(s.clone()));
         }
         // Commands without client options (token, refresh, curl, logout, introspect, ...)
         // read the variable too: clap only fills `secret_from_flag` for login and
@@ -203,10 +232,13 @@ impl Ctx {
             })?;
             return ClientSecret::new(value).map(Some).map_err(invalid);
         }
-        match &self.profile.client_secret {
-            Some(s) => ClientSecret::new(s.as_str()).map(Some).map_err(invalid),
-            None => Ok(None),
+        if self.profile.registered
+            && let Some(r) = crate::commands::resource_login::load_registration(&self.name)?
+            && r.client_secret.is_some()
+        {
+            return Ok(r.client_secret);
         }
+        Ok(self.profile.client_secret.clone())
     }
 
     fn prompt_secret(&self) -> Result<ClientSecret, CliError> {
@@ -229,6 +261,10 @@ impl Ctx {
     }
 
     pub(crate) fn http_for(verbose: u8) -> Result<Arc<dyn HttpClient>, CliError> {
+        Ok(Self::http_client(verbose)?)
+    }
+
+    fn http_client(verbose: u8) -> Result<Arc<dyn HttpClient>, HttpError> {
         let base: Arc<dyn HttpClient> = Arc::new(ReqwestClient::new()?);
         Ok(if verbose > 0 {
             Arc::new(Verbose::new(base))
@@ -251,38 +287,47 @@ impl Ctx {
         self.build_client(true).await
     }
 
+    /// Typed client errors, so that a token source that builds the client lazily reports
+    /// the same exit code as a command that builds it at once.
     async fn build_client(&self, new_grant: bool) -> Result<OAuthClient, ClientError> {
-        let config = |e: CliError| ClientError::Config(e.message);
-        let key = self.client_key().map_err(config)?;
-        let mut builder = OAuthClient::builder(self.credentials(key.as_ref()).map_err(config)?)
-            .http_client(self.http().map_err(config)?)
-            .endpoints(self.explicit_endpoints().map_err(config)?)
-            .pushed_authorization(self.profile.par);
+        // The secret and the key are read here, when a request needs them (a prompt, a
+        // command, a file): what goes wrong is about the client's credentials.
+        let unavailable = |e: CliError| ClientError::Credentials { reason: e.message };
+        let key = self.client_key().map_err(unavailable)?;
+        let mut builder =
+            OAuthClient::builder(self.credentials(key.as_ref()).map_err(unavailable)?)
+                .http_client(Self::http_client(self.verbose)?)
+                .endpoints(self.explicit_endpoints()?)
+                .pushed_authorization(self.profile.par);
         if self.profile.request_object {
-            let key = key.ok_or_else(|| {
-                ClientError::Config(
-                    "--request-object signs with the client key; pass --client-key FILE".into(),
-                )
+            let key = key.ok_or_else(|| ClientError::Credentials {
+                reason: "--request-object signs with the client key; pass --client-key FILE".into(),
             })?;
             builder = builder.request_object_signer(Arc::new(key));
         }
         if new_grant && self.profile.dpop {
-            let key = SigningKey::generate(JwsAlgorithm::ES256)
-                .map_err(|e| ClientError::Config(format!("DPoP: {e}")))?;
+            let key = SigningKey::generate(JwsAlgorithm::ES256).map_err(|e| {
+                ClientError::Credentials {
+                    reason: format!("no DPoP key: {e}"),
+                }
+            })?;
             builder = builder.dpop(key);
         }
-        match self.issuer().map_err(config)? {
+        let issuer = self
+            .profile
+            .issuer
+            .as_deref()
+            .map(IssuerUrl::new)
+            .transpose()?;
+        match issuer {
             Some(issuer) => builder.discover(&issuer).await,
             None => builder.build(),
         }
     }
 
-    fn explicit_endpoints(&self) -> Result<Endpoints, CliError> {
-        let parse = |s: &Option<String>| -> Result<Option<EndpointUrl>, CliError> {
-            s.as_deref()
-                .map(EndpointUrl::new)
-                .transpose()
-                .map_err(CliError::from)
+    fn explicit_endpoints(&self) -> Result<Endpoints, InvalidValue> {
+        let parse = |s: &Option<String>| -> Result<Option<EndpointUrl>, InvalidValue> {
+            s.as_deref().map(EndpointUrl::new).transpose()
         };
         let mut e = Endpoints::default();
         e.authorization = parse(&self.profile.authorization_endpoint)?;

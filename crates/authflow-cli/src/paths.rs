@@ -14,6 +14,13 @@ pub(crate) fn token_file(profile: &str) -> Result<PathBuf, CliError> {
     Ok(data_dir()?.join("tokens").join(format!("{profile}.json")))
 }
 
+/// The dynamic client registration of a profile (RFC 7591), kept like its tokens.
+pub(crate) fn registration_file(profile: &str) -> Result<PathBuf, CliError> {
+    Ok(data_dir()?
+        .join("tokens")
+        .join(format!("{profile}.registration.json")))
+}
+
 /// The cached client-credentials token of a profile.
 pub(crate) fn client_credentials_file(profile: &str) -> Result<PathBuf, CliError> {
     Ok(data_dir()?

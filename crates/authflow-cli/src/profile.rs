@@ -63,14 +63,18 @@ impl Config {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` atomically, mode 0600 in a 0700 folder.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let tmp = dir.join(format!(".config.toml.tmp-{}", std::process::id()));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -157,6 +161,28 @@ mod tests {
             assert!(text.contains(line), "{line} missing in {text}");
         }
         assert_eq!(Config::parse(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn a_secret_in_the_profile_is_read_into_its_newtype() {
+        let c =
+            Config::parse("[profiles.a]\nclient_id = \"x\"\nclient_secret = \"s3cr3t-value\"\n")
+                .unwrap();
+        let p = c.profile("a").unwrap();
+        assert_eq!(
+            p.client_secret.as_ref().map(|s| s.secret()),
+            Some("s3cr3t-value")
+        );
+        assert!(!format!("{p:?}").contains("s3cr3t"), "Debug never shows it");
+        // Written back as it was read (the file is the user's own, mode 0600).
+        let text = toml::to_string_pretty(&c).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), c);
+        // A value that cannot be a client secret names its line, never the value.
+        let e =
+            Config::parse("[profiles.a]\nclient_id = \"x\"\nclient_secret = \"bad\\tsecret\"\n")
+                .unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(!e.contains("bad"), "{e}");
     }
 
     #[test]

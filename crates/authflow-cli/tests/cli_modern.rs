@@ -83,7 +83,7 @@ fn write_private(path: &Path, bytes: &[u8]) {
 /// The home and browser, or `None` (the reason printed) when curl, the "user", is missing.
 fn env() -> Option<CliEnv> {
     if !has_tool("curl") {
-        return skip("curl is not installed");
+        return skip("curl", "curl is not installed");
     }
     Some(CliEnv::with_curl())
 }

@@ -22,22 +22,20 @@ use interop::*;
 const SPECIAL_SECRET: &str = "s:%+&=/ ecret";
 
 fn server() -> Option<&'static ServerProcess> {
-    static SERVER: OnceLock<Option<ServerProcess>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            let python = venv_python();
-            if !python.is_file() {
-                return skip(&format!(
-                    "the Authlib venv is missing ({})",
-                    python.display()
-                ));
-            }
-            let mut cmd = Command::new(python);
-            cmd.arg(repo().join("tests/interop/authlib/server.py"))
-                .args(["0", "--exit-on-stdin-close"]);
-            Some(ServerProcess::start("authlib", cmd))
-        })
-        .as_ref()
+    static SERVER: OnceLock<Result<ServerProcess, Missing>> = OnceLock::new();
+    shared_server(&SERVER, || {
+        let python = venv_python();
+        if !python.is_file() {
+            return Err(Missing::new(
+                "authlib",
+                format!("the Authlib venv is missing ({})", python.display()),
+            ));
+        }
+        let mut cmd = Command::new(python);
+        cmd.arg(repo().join("tests/interop/authlib/server.py"))
+            .args(["0", "--exit-on-stdin-close"]);
+        Ok(ServerProcess::start("authlib", cmd))
+    })
 }
 
 fn public() -> Credentials {
@@ -170,7 +168,7 @@ async fn client_credentials_with_basic_auth_and_a_secret_with_delimiters_and_a_s
 fn cli_login_token_curl_refresh_logout() {
     let Some(s) = server() else { return };
     if !has_tool("curl") {
-        skip::<()>("curl is not installed");
+        skip::<()>("curl", "curl is not installed");
         return;
     }
     let _t = Timer::start("authlib: CLI");

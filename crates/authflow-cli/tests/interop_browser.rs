@@ -33,7 +33,10 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
         find_tool(&["chromedriver"]),
     ) {
         (Some(c), Some(d)) => Some((c, d)),
-        _ => skip("chromium or chromedriver is not installed (scripts/install-test-tools)"),
+        _ => skip(
+            "chromium",
+            "chromium or chromedriver is not installed (scripts/install-test-tools installs them)",
+        ),
     }
 }
 
@@ -270,14 +273,17 @@ async fn chromium_logs_in_through_oidc_providers_login_form() {
         return;
     };
     if !has_tool("node") {
-        skip::<()>("node is not installed");
+        skip::<()>("node", "node is not installed");
         return;
     }
     if !repo()
         .join("bench/oidc-provider/node_modules/oidc-provider/package.json")
         .is_file()
     {
-        skip::<()>("oidc-provider is not installed (npm ci in bench/oidc-provider)");
+        skip::<()>(
+            "oidc-provider",
+            "oidc-provider is not installed (npm ci in bench/oidc-provider)",
+        );
         return;
     }
     let _t = Timer::start("browser: oidc-provider");

@@ -163,10 +163,10 @@ async fn openidconnect_crate_code_flow_with_pkce_and_id_token_validation() {
 async fn python_authlib_client_code_flow_refresh_and_client_credentials() {
     let python = venv_python();
     if !python.is_file() {
-        skip::<()>(&format!(
-            "the Python venv is missing ({})",
-            python.display()
-        ));
+        skip::<()>(
+            "authlib",
+            &format!("the Python venv is missing ({})", python.display()),
+        );
         return;
     }
     let _t = Timer::start("python authlib client");

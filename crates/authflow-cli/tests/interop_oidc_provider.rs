@@ -20,23 +20,23 @@ use interop::*;
 const SPECIAL_SECRET: &str = "s:%+&=/ecret";
 
 fn server() -> Option<&'static ServerProcess> {
-    static SERVER: OnceLock<Option<ServerProcess>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| {
-            if !has_tool("node") {
-                return skip("node is not installed");
-            }
-            let package =
-                repo().join("bench/oidc-provider/node_modules/oidc-provider/package.json");
-            if !package.is_file() {
-                return skip("oidc-provider is not installed (npm ci in bench/oidc-provider)");
-            }
-            let mut cmd = Command::new("node");
-            cmd.arg(repo().join("tests/interop/oidc-provider/server.mjs"))
-                .args(["0", "--exit-on-stdin-close"]);
-            Some(ServerProcess::start("oidc-provider", cmd))
-        })
-        .as_ref()
+    static SERVER: OnceLock<Result<ServerProcess, Missing>> = OnceLock::new();
+    shared_server(&SERVER, || {
+        if !has_tool("node") {
+            return Err(Missing::new("node", "node is not installed"));
+        }
+        let package = repo().join("bench/oidc-provider/node_modules/oidc-provider/package.json");
+        if !package.is_file() {
+            return Err(Missing::new(
+                "oidc-provider",
+                "oidc-provider is not installed (npm ci in bench/oidc-provider)",
+            ));
+        }
+        let mut cmd = Command::new("node");
+        cmd.arg(repo().join("tests/interop/oidc-provider/server.mjs"))
+            .args(["0", "--exit-on-stdin-close"]);
+        Ok(ServerProcess::start("oidc-provider", cmd))
+    })
 }
 
 fn public() -> Credentials {
@@ -278,7 +278,7 @@ async fn device_flow_approved_in_the_verification_page() {
 fn cli_login_token_curl_userinfo_refresh_logout_with_the_public_client() {
     let Some(s) = server() else { return };
     if !has_tool("curl") {
-        skip::<()>("curl is not installed");
+        skip::<()>("curl", "curl is not installed");
         return;
     }
     let _t = Timer::start("oidc-provider: CLI, public client");
@@ -326,7 +326,7 @@ fn cli_login_token_curl_userinfo_refresh_logout_with_the_public_client() {
 fn cli_login_with_a_secret_full_of_delimiters() {
     let Some(s) = server() else { return };
     if !has_tool("curl") {
-        skip::<()>("curl is not installed");
+        skip::<()>("curl", "curl is not installed");
         return;
     }
     let _t = Timer::start("oidc-provider: CLI, special secret");

@@ -59,13 +59,16 @@ fn keys() -> &'static Keys {
     })
 }
 
-fn start(name: &str, extra: &[&str]) -> Option<ServerProcess> {
+fn start(name: &str, extra: &[&str]) -> Result<ServerProcess, Missing> {
     if !has_tool("node") {
-        return skip("node is not installed");
+        return Err(Missing::new("node", "node is not installed"));
     }
     let package = repo().join("bench/oidc-provider/node_modules/oidc-provider/package.json");
     if !package.is_file() {
-        return skip("oidc-provider is not installed (npm ci in bench/oidc-provider)");
+        return Err(Missing::new(
+            "oidc-provider",
+            "oidc-provider is not installed (npm ci in bench/oidc-provider)",
+        ));
     }
     // The server reads the file before it prints `listening on`: then it can go.
     let jwks = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -78,23 +81,21 @@ fn start(name: &str, extra: &[&str]) -> Option<ServerProcess> {
         .args(extra);
     let server = ServerProcess::start(name, cmd);
     let _ = std::fs::remove_file(&jwks);
-    Some(server)
+    Ok(server)
 }
 
 /// `--modern`: DPoP with nonces, PAR, request objects, the modern-* clients.
 fn server() -> Option<&'static ServerProcess> {
-    static SERVER: OnceLock<Option<ServerProcess>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| start("oidc-provider-modern", &[]))
-        .as_ref()
+    static SERVER: OnceLock<Result<ServerProcess, Missing>> = OnceLock::new();
+    shared_server(&SERVER, || start("oidc-provider-modern", &[]))
 }
 
 /// `--modern --require-par`: the metadata says `require_pushed_authorization_requests`.
 fn par_server() -> Option<&'static ServerProcess> {
-    static SERVER: OnceLock<Option<ServerProcess>> = OnceLock::new();
-    SERVER
-        .get_or_init(|| start("oidc-provider-require-par", &["--require-par"]))
-        .as_ref()
+    static SERVER: OnceLock<Result<ServerProcess, Missing>> = OnceLock::new();
+    shared_server(&SERVER, || {
+        start("oidc-provider-require-par", &["--require-par"])
+    })
 }
 
 fn id(s: &str) -> ClientId {

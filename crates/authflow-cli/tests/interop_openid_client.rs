@@ -116,14 +116,17 @@ struct Report {
 /// Runs `scenario` of client.mjs against a fresh `authflow serve`; `None` when skipped.
 fn run(scenario: &str) -> Option<Report> {
     if !has_tool("node") {
-        return skip("node is not installed");
+        return skip("node", "node is not installed");
     }
     let script_dir = repo().join("tests/interop/openid-client");
     if !script_dir
         .join("node_modules/openid-client/package.json")
         .is_file()
     {
-        return skip("openid-client is not installed (npm ci in tests/interop/openid-client)");
+        return skip(
+            "openid-client",
+            "openid-client is not installed (npm ci in tests/interop/openid-client)",
+        );
     }
     let setup = Setup::new();
     let mut serve = Command::new(env!("CARGO_BIN_EXE_authflow"));

@@ -19,8 +19,9 @@ use crate::registry::{Client, ClientKind, GrantType};
 /// The longest `state` or `nonce` accepted, in bytes.
 pub(crate) const MAX_ECHO_BYTES: usize = 512;
 
-/// Everything a valid authorization request carries.
-#[derive(Debug, Clone)]
+/// Everything a valid authorization request carries (a shared store keeps pushed ones as
+/// JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Request {
     pub client_id: String,
     pub redirect_uri: String,

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authflow::types::IssuerUrl;
+use authflow::types::{AccessToken, IssuerUrl};
 
+use zeroize::Zeroizing;
+
+use crate::grant_store::{Backend, GrantStore, MemoryStore};
 use crate::jwt::{IdTokenKey, KeyError, SigningKey};
 use crate::provider::{Provider, Shared};
 use crate::quirks::Quirks;
@@ -47,7 +50,15 @@ pub enum BuildError {
     /// The signing key could not be made.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A shared store needs keys every instance shares, and one was not given.
+    #[error(
+        "with a shared store every instance must sign with the same keys: give the {0} (a key file, or the one kept in the store)"
+    )]
+    KeyNotShared(&'static str),
 }
+
+/// A shared store and the DPoP nonce secret it holds.
+type SharedStore = (Arc<dyn GrantStore>, Zeroizing<Vec<u8>>);
 
 /// Builds a [`Provider`]. Start with [`Provider::builder`].
 #[derive(Debug)]
@@ -67,6 +78,13 @@ pub struct ProviderBuilder {
     dpop_nonce: bool,
     require_par: bool,
     par_ttl: Duration,
+    registration: bool,
+    cimd: bool,
+    allow_loopback_client_ids: bool,
+    registration_token: Option<AccessToken>,
+    max_registered_clients: usize,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::grant_store::RedisGrantStore>,
 }
 
 impl Default for ProviderBuilder {
@@ -86,6 +104,13 @@ impl Default for ProviderBuilder {
             dpop_nonce: false,
             require_par: false,
             par_ttl: DEFAULT_PAR_TTL,
+            registration: false,
+            cimd: false,
+            allow_loopback_client_ids: false,
+            registration_token: None,
+            max_registered_clients: crate::dynamic_client::DEFAULT_MAX_CLIENTS,
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -191,9 +216,60 @@ impl ProviderBuilder {
         self
     }
 
+    /// Offer dynamic client registration at `/register` (RFC 7591) with reading and
+    /// deleting at each client's `registration_client_uri` (RFC 7592); default off. Open
+    /// to anyone unless [`registration_initial_token`](Self::registration_initial_token)
+    /// is set. Registered clients live in the provider's store.
+    pub fn dynamic_registration(mut self, yes: bool) -> Self {
+        self.registration = yes;
+        self
+    }
+
+    /// Require this initial access token (`Authorization: Bearer`) at `/register`
+    /// (RFC 7591 §3); turns registration on. Only its digest is kept.
+    pub fn registration_initial_token(mut self, token: AccessToken) -> Self {
+        self.registration = true;
+        self.registration_token = Some(token);
+        self
+    }
+
+    /// Accept client ID metadata documents (default off): a `client_id` that is an
+    /// `https` URL is fetched (no redirects, 5 s, 5 KiB, public addresses only), checked
+    /// and cached as its `Cache-Control` says (1 min to 1 day).
+    pub fn client_id_metadata_documents(mut self, yes: bool) -> Self {
+        self.cimd = yes;
+        self
+    }
+
+    /// Also accept `http` loopback client ID URLs and fetch from loopback addresses (for
+    /// tests and local development; never on a shared server). Turns client ID metadata
+    /// documents on.
+    pub fn allow_loopback_client_ids(mut self, yes: bool) -> Self {
+        self.allow_loopback_client_ids = yes;
+        self.cimd |= yes;
+        self
+    }
+
+    /// The most clients registered at once (default 1000); beyond it `/register` refuses.
+    pub fn max_registered_clients(mut self, max: usize) -> Self {
+        self.max_registered_clients = max;
+        self
+    }
+
+    /// Keep codes, grants, refresh tokens, revocations, logins, device authorizations,
+    /// pushed requests and `jti`s in Redis (default: in this process), shared by every
+    /// instance given the same store and kept across restarts. Every instance must then
+    /// have the same issuer, clients and keys; [`build`](Self::build) refuses to make up
+    /// keys. The DPoP nonce secret comes from the store.
+    #[cfg(feature = "redis")]
+    pub fn redis_store(mut self, store: crate::grant_store::RedisGrantStore) -> Self {
+        self.redis = Some(store);
+        self
+    }
+
     /// Checks everything and builds the provider.
-    pub fn build(self) -> Result<Provider, BuildError> {
-        let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
+    pub fn build(mut self) -> Result<Provider, BuildError> {
+        let issuer = self.issuer.take().ok_or(BuildError::MissingIssuer)?;
         if !matches!(issuer.as_url().path(), "" | "/") {
             return Err(BuildError::IssuerPath(issuer.to_string()));
         }
@@ -209,6 +285,7 @@ impl ProviderBuilder {
         };
         let year = Duration::from_secs(366 * 24 * 3600);
         let access_ttl = secs(self.access_ttl, "the access token lifetime", year, "1 year")?;
+        let shared_store = self.shared_store(access_ttl);
         let refresh_ttl = secs(
             self.refresh_ttl,
             "the refresh token lifetime",
@@ -248,6 +325,15 @@ impl ProviderBuilder {
         {
             return Err(BuildError::UnknownAutoApproveUser(user.clone()));
         }
+        if shared_store.is_some() {
+            // Per-instance keys would make one instance's tokens invalid at the others.
+            if self.key.is_none() {
+                return Err(BuildError::KeyNotShared("access token signing key"));
+            }
+            if self.id_key.is_none() {
+                return Err(BuildError::KeyNotShared("ID token key"));
+            }
+        }
         let key = match self.key {
             Some(k) => k,
             None => SigningKey::generate()?,
@@ -256,11 +342,14 @@ impl ProviderBuilder {
             Some(k) => k,
             None => IdTokenKey::generate()?,
         };
+        let (store, secret) = match shared_store {
+            Some((store, secret)) => (Backend::Shared(store), Some(secret)),
+            None => (Backend::Memory(MemoryStore::new(access_ttl)), None),
+        };
         let shared = Shared::new(
             issuer,
             registry,
-            key,
-            id_key,
+            (key, id_key),
             crate::provider::Settings {
                 access_ttl,
                 refresh_ttl,
@@ -272,10 +361,36 @@ impl ProviderBuilder {
                 dpop_nonce: self.dpop_nonce,
                 require_par: self.require_par,
                 par_ttl,
+                registration: self.registration.then(|| crate::provider::Registration {
+                    initial_token: self
+                        .registration_token
+                        .as_ref()
+                        .map(|t| crate::hashing::sha256(t.secret().as_bytes())),
+                    max_clients: self.max_registered_clients,
+                }),
+                cimd: self
+                    .cimd
+                    .then(|| crate::cimd::Cimd::new(self.allow_loopback_client_ids)),
             },
+            (store, secret.as_ref().map(|s| s.as_slice())),
         );
         Ok(Provider {
             shared: Arc::new(shared),
         })
+    }
+
+    /// The shared store given, set up for `access_ttl`, with its DPoP nonce secret.
+    #[cfg(feature = "redis")]
+    fn shared_store(&mut self, access_ttl: u64) -> Option<SharedStore> {
+        self.redis.take().map(|r| {
+            let r = r.for_provider(access_ttl);
+            let secret = Zeroizing::new(r.nonce_secret().to_vec());
+            (Arc::new(r) as Arc<dyn GrantStore>, secret)
+        })
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn shared_store(&mut self, _access_ttl: u64) -> Option<SharedStore> {
+        None
     }
 }

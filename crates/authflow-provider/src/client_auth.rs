@@ -4,6 +4,7 @@
 //! (RFC 7523 §2.2, checked by the library), and `none` for public clients. A client uses
 //! the one method it is registered for.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use authflow::jose::{CompactJws, JwsAlgorithm};
@@ -19,9 +20,10 @@ use zeroize::Zeroize as _;
 use crate::client_keys::{LEEWAY, candidates};
 use crate::errors::{error, invalid_client, invalid_request};
 use crate::form::Params;
+use crate::grant_store::ReplayKind;
 use crate::hashing;
 use crate::provider::Shared;
-use crate::registry::{Client, ClientKind, Registry, TokenEndpointAuthMethod as Method};
+use crate::registry::{Client, ClientKind, TokenEndpointAuthMethod as Method};
 use crate::replay::Use;
 use crate::time::now;
 
@@ -30,13 +32,12 @@ pub(crate) const MAX_ASSERTION_LIFETIME: u64 = 300;
 
 /// Authenticates the caller of the endpoint at `endpoint` (its URL, one of the audiences
 /// an assertion may name). Errors never repeat the secret or assertion that was sent.
-pub(crate) fn authenticate<'s>(
-    s: &'s Shared,
+pub(crate) async fn authenticate(
+    s: &Shared,
     headers: &HeaderMap,
     params: &Params,
     endpoint: &str,
-) -> Result<(&'s Client, Method), OAuthError> {
-    let registry = &s.registry;
+) -> Result<(Arc<Client>, Method), OAuthError> {
     let mut authorization = headers.get_all(AUTHORIZATION).iter();
     let header = authorization.next();
     if authorization.next().is_some() {
@@ -64,24 +65,23 @@ pub(crate) fn authenticate<'s>(
                 "client_id in the body differs from the one in the Authorization header",
             ));
         }
-        let result = check_secret(registry, &id, &secret, Method::ClientSecretBasic);
+        let client = s.client(&id).await;
+        let result = client.and_then(|c| check_secret(c, &secret, Method::ClientSecretBasic));
         secret.zeroize();
         return result.map(|c| (c, Method::ClientSecretBasic));
     }
     if jwt {
-        return assertion(s, params, endpoint);
+        return assertion(s, params, endpoint).await;
     }
     let id = params
         .get("client_id")
         .ok_or_else(|| invalid_client("no client authentication and no client_id"))?;
+    let client = s.client(id).await?;
     match params.get("client_secret") {
-        Some(secret) => check_secret(registry, id, secret, Method::ClientSecretPost)
+        Some(secret) => check_secret(client, secret, Method::ClientSecretPost)
             .map(|c| (c, Method::ClientSecretPost)),
         None => {
-            let client = registry
-                .clients
-                .get(id)
-                .ok_or_else(|| invalid_client("unknown client"))?;
+            let client = client.ok_or_else(|| invalid_client("unknown client"))?;
             if client.kind != ClientKind::Public || !client.accepts(Method::None) {
                 return Err(invalid_client(format!(
                     "this confidential client must authenticate ({})",
@@ -93,16 +93,15 @@ pub(crate) fn authenticate<'s>(
     }
 }
 
-fn check_secret<'r>(
-    registry: &'r Registry,
-    id: &str,
+fn check_secret(
+    client: Option<Arc<Client>>,
     secret: &str,
     method: Method,
-) -> Result<&'r Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     // The same work whether or not the client exists, so timing says nothing.
     let unknown = [0u8; 32];
-    let client = registry.clients.get(id);
     let stored = client
+        .as_ref()
         .and_then(|c| c.secret_hash.as_ref())
         .unwrap_or(&unknown);
     let ok = hashing::matches(secret, stored);
@@ -124,11 +123,11 @@ fn check_secret<'r>(
 
 /// `private_key_jwt` or `client_secret_jwt`: `client_assertion_type` and
 /// `client_assertion` (RFC 7523 §2.2), each `jti` accepted once until `exp`.
-fn assertion<'s>(
-    s: &'s Shared,
+async fn assertion(
+    s: &Shared,
     params: &Params,
     endpoint: &str,
-) -> Result<(&'s Client, Method), OAuthError> {
+) -> Result<(Arc<Client>, Method), OAuthError> {
     match params.get("client_assertion_type") {
         Some(JWT_BEARER_ASSERTION_TYPE) => {}
         Some(_) => {
@@ -150,9 +149,8 @@ fn assertion<'s>(
         .or_else(|| jws.claim_str("sub"))
         .ok_or_else(|| invalid_client("the client assertion has no `sub`"))?;
     let client = s
-        .registry
-        .clients
-        .get(id)
+        .client(id)
+        .await?
         .ok_or_else(|| invalid_client("client authentication failed"))?;
     let method = if jws.algorithm() == JwsAlgorithm::HS256 {
         Method::ClientSecretJwt
@@ -191,11 +189,12 @@ fn assertion<'s>(
         .expires_at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    match s.replay.first_use(
-        &["client_assertion", client.id.as_str(), &verified.jti],
-        exp + LEEWAY + 1,
-        now,
-    ) {
+    let parts = ["client_assertion", client.id.as_str(), &verified.jti];
+    match s
+        .store
+        .first_use(ReplayKind::Assertion, &parts, exp + LEEWAY + 1, now)
+        .await?
+    {
         Use::First => Ok((client, method)),
         Use::Replayed => Err(invalid_client(
             "the client assertion was already used (its jti is not new)",

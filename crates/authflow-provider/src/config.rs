@@ -9,6 +9,12 @@
 //! demo = false                        # also load the built-in demo clients and users
 //! dpop_nonce = false                  # DPoP proofs need a server nonce (RFC 9449 §8)
 //! require_pushed_authorization_requests = false  # /authorize only after /par (RFC 9126)
+//! store = "redis://127.0.0.1:6379/0"  # default "memory"; see `StoreLocation` (read by
+//!                                     # `authflow serve`, which connects before building)
+//! registration_initial_token = "s3cret"  # /register (RFC 7591) needs this bearer token;
+//!                                     # without it registration is open (dev mode)
+//! allow_loopback_client_ids = false   # also fetch http://127.0.0.1:PORT/... client ID
+//!                                     # metadata documents (tests; never when shared)
 //!
 //! [[clients]]
 //! id = "my-app"
@@ -61,11 +67,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use authflow::types::{ClientId, ClientSecret, IssuerUrl, RedirectUri, ResourceIndicator, Scope};
+use authflow::types::{
+    AccessToken, ClientId, ClientSecret, IssuerUrl, RedirectUri, ResourceIndicator, Scope,
+};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use crate::builder::ProviderBuilder;
+use crate::grant_store::StoreLocation;
 use crate::quirks::Quirks;
 use crate::registry::{
     ClientConfig, ClientKind, GrantType, Registry, TokenEndpointAuthMethod, UserConfig,
@@ -127,6 +136,14 @@ pub struct ProviderConfig {
     pub dpop_nonce: bool,
     /// `/authorize` accepts only pushed requests, for every client.
     pub require_pushed_authorization_requests: bool,
+    /// Where to keep the provider's state, if the file says. [`apply`](Self::apply)
+    /// leaves it out: connecting is async, so the caller connects
+    /// (`StoreLocation::connect`, feature `redis`) and gives the builder the store.
+    pub store: Option<StoreLocation>,
+    /// The initial access token `/register` requires (RFC 7591 §3), if any.
+    pub registration_initial_token: Option<AccessToken>,
+    /// Client ID metadata documents may be fetched from loopback `http` URLs.
+    pub allow_loopback_client_ids: bool,
 }
 
 impl ProviderConfig {
@@ -285,6 +302,28 @@ impl ProviderConfig {
         out.quirks = file.quirks;
         out.dpop_nonce = file.dpop_nonce;
         out.require_pushed_authorization_requests = file.require_pushed_authorization_requests;
+        out.store = file
+            .store
+            .map(|s| {
+                let span = s.span();
+                s.into_inner()
+                    .parse::<StoreLocation>()
+                    .map_err(|e| invalid(span, e.to_string()))
+            })
+            .transpose()?;
+        out.allow_loopback_client_ids = file.allow_loopback_client_ids;
+        out.registration_initial_token = file
+            .registration_initial_token
+            .map(|t| {
+                let span = t.span();
+                AccessToken::new(t.into_inner()).map_err(|_| {
+                    invalid(
+                        span,
+                        "registration_initial_token must be printable ASCII".to_owned(),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(out)
     }
 
@@ -318,6 +357,12 @@ impl ProviderConfig {
         }
         if self.require_pushed_authorization_requests {
             b = b.require_pushed_authorization_requests(true);
+        }
+        if self.allow_loopback_client_ids {
+            b = b.allow_loopback_client_ids(true);
+        }
+        if let Some(t) = self.registration_initial_token {
+            b = b.registration_initial_token(t);
         }
         b.quirks(self.quirks)
     }
@@ -376,6 +421,12 @@ struct File {
     dpop_nonce: bool,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    /// Checked after parsing, so that an error names the line but never shows it (the URL
+    /// may hold a password).
+    store: Option<Spanned<String>>,
+    registration_initial_token: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_loopback_client_ids: bool,
 }
 
 #[derive(Deserialize)]
@@ -538,6 +589,7 @@ grants = ["client_credentials"]
         std::fs::write(&path, &text).unwrap();
         let c = ProviderConfig::from_file(&path).unwrap();
         assert!(c.dpop_nonce && c.require_pushed_authorization_requests);
+        assert_eq!(c.store, None);
         let built = Provider::builder_from(ProviderConfig::from_file(&path).unwrap()).build();
         assert!(built.is_ok(), "{:?}", built.err());
         assert_eq!(
@@ -561,6 +613,49 @@ grants = ["client_credentials"]
         let e = ProviderConfig::from_file(&path).unwrap_err().to_string();
         assert!(e.contains("line 21") && e.contains("32 bytes"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_store_key_names_a_location() {
+        let text = format!("store = \"redis://:pw@127.0.0.1:6379/1\"\n{GOOD}");
+        let c = ProviderConfig::parse(&text, "p.toml").unwrap();
+        assert_eq!(
+            c.store.as_ref().map(ToString::to_string).as_deref(),
+            Some("redis://:***@127.0.0.1:6379/1")
+        );
+        assert!(
+            !format!("{c:?}").contains(":pw@"),
+            "the password stays out of Debug"
+        );
+        let bad = format!("store = \"rediss://:pw-Zq7@h/0\"\n{GOOD}");
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("TLS"), "{e}");
+        assert!(!e.contains("pw-Zq7"), "{e}");
+    }
+
+    #[test]
+    fn the_registration_token_is_read_and_kept_out_of_debug() {
+        let text = format!("registration_initial_token = \"iat-Zq7\"\n{GOOD}");
+        let c = ProviderConfig::parse(&text, "p.toml").unwrap();
+        assert_eq!(
+            c.registration_initial_token.as_ref().map(|t| t.secret()),
+            Some("iat-Zq7")
+        );
+        assert!(!format!("{c:?}").contains("iat-Zq7"));
+        assert!(!c.allow_loopback_client_ids);
+        let text = format!("allow_loopback_client_ids = true\n{GOOD}");
+        assert!(
+            ProviderConfig::parse(&text, "p.toml")
+                .unwrap()
+                .allow_loopback_client_ids
+        );
+        let bad = format!("registration_initial_token = \"bell\\u0007\"\n{GOOD}");
+        let e = ProviderConfig::parse(&bad, "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && !e.contains("bell"), "{e}");
     }
 
     #[test]

@@ -19,9 +19,9 @@ pub(crate) const MAX_DEVICES: usize = 10_000;
 const SWEEP_EVERY: u64 = 10;
 /// How long an expired authorization is remembered, so that polls keep getting
 /// `expired_token` rather than `invalid_grant`.
-const EXPIRED_GRACE: u64 = 600;
+pub(crate) const EXPIRED_GRACE: u64 = 600;
 /// What `slow_down` adds to a device code's interval (RFC 8628 §3.5).
-const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+pub(crate) const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// Where a device authorization stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

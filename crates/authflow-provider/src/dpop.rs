@@ -14,30 +14,30 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
 use crate::errors::error;
-use crate::replay::{ReplayCache, Use};
+use crate::grant_store::{Backend, ReplayKind};
+use crate::replay::Use;
 
 /// How long a server nonce stays current; one is accepted for up to twice that.
 const NONCE_PERIOD: Duration = Duration::from_secs(60);
 /// How long a proof's `iat` is accepted after it (the library's default window) plus the
 /// leeway into the future: how long its `jti` must be remembered.
 const PROOF_WINDOW: u64 = 60 + 5 + 1;
-/// The most proofs remembered at once (those of the last [`PROOF_WINDOW`] seconds).
-const MAX_PROOFS: usize = 100_000;
 
-/// The provider's DPoP state.
+/// The provider's DPoP nonces; accepted proofs' `jti`s are kept in its store.
 pub(crate) struct Dpop {
     /// Server nonces, when the provider requires them.
     pub nonces: Option<DpopNonces>,
-    /// `jti`s of accepted proofs.
-    pub replay: ReplayCache,
 }
 
 impl Dpop {
-    pub(crate) fn new(require_nonce: bool) -> Self {
-        Self {
-            nonces: require_nonce.then(|| DpopNonces::random(NONCE_PERIOD, &mut OsRandom)),
-            replay: ReplayCache::new(MAX_PROOFS),
-        }
+    /// Nonces keyed with `shared_secret` (every instance of a provider on a shared store
+    /// holds the same), or with a random secret.
+    pub(crate) fn new(require_nonce: bool, shared_secret: Option<&[u8]>) -> Self {
+        let nonces = require_nonce.then(|| match shared_secret {
+            Some(secret) => DpopNonces::new(secret, NONCE_PERIOD),
+            None => DpopNonces::random(NONCE_PERIOD, &mut OsRandom),
+        });
+        Self { nonces }
     }
 
     /// The proof sent to `url` with `POST`, if the request has one: every check of
@@ -69,15 +69,21 @@ impl Dpop {
             .map_err(|e| refusal(&e))
     }
 
-    /// Records a checked proof's `jti`; a second use is refused (RFC 9449 §11.1).
-    pub(crate) fn remember(&self, proof: Option<&VerifiedProof>) -> Result<(), OAuthError> {
+    /// Records a checked proof's `jti` in `store`; a second use is refused (RFC 9449
+    /// §11.1).
+    pub(crate) async fn remember(
+        &self,
+        store: &Backend,
+        proof: Option<&VerifiedProof>,
+    ) -> Result<(), OAuthError> {
         let Some(verified) = proof else {
             return Ok(());
         };
         let secs = crate::time::now();
-        match self
-            .replay
-            .first_use(&[&verified.jkt, &verified.jti], secs + PROOF_WINDOW, secs)
+        let parts = [verified.jkt.as_str(), verified.jti.as_str()];
+        match store
+            .first_use(ReplayKind::TokenProof, &parts, secs + PROOF_WINDOW, secs)
+            .await?
         {
             Use::First => Ok(()),
             Use::Replayed => Err(refusal(&DpopError::Replayed)),

@@ -94,6 +94,28 @@ pub(crate) fn random_token() -> String {
     s
 }
 
+/// `bytes` as base64url without padding (digests in store keys).
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What [`b64`] wrote.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}
+
+/// Whether `id` could be one of [`random_id`]'s: 22 base64url characters. Ids from
+/// forms are checked before they reach a store.
+pub(crate) fn is_random_id(id: &str) -> bool {
+    id.len() == 22
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A short random identifier (128 bits) for `jti` and grant ids; not a secret.
 pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 16];
@@ -135,5 +157,13 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, random_token());
         assert_eq!(random_id().len(), 22);
+        assert!(is_random_id(&random_id()));
+        assert!(!is_random_id("short"));
+        assert!(
+            !is_random_id(&format!("{}:", "a".repeat(21))),
+            "not base64url"
+        );
+        let d = sha256(b"x");
+        assert_eq!(unb64(&b64(&d)).as_deref(), Some(&d[..]));
     }
 }

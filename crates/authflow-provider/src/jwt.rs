@@ -89,6 +89,14 @@ impl SigningKey {
         Ok(Self::from_pair(pair))
     }
 
+    /// A fresh key as a PKCS#8 document, to keep (a shared store keeps it).
+    #[cfg(feature = "redis")]
+    pub(crate) fn generate_pkcs8() -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        let doc =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Generate)?;
+        Ok(zeroize::Zeroizing::new(doc.as_ref().to_vec()))
+    }
+
     /// A key from a PKCS#8 DER document (v1, as `openssl genpkey -algorithm ed25519`
     /// writes, or v2).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
@@ -224,6 +232,15 @@ impl IdTokenKey {
     pub fn generate() -> Result<Self, KeyError> {
         let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::GenerateRsa)?;
         Ok(Self::from_pair(pair))
+    }
+
+    /// A fresh 2048-bit key as a PKCS#8 document, to keep (a shared store keeps it).
+    #[cfg(feature = "redis")]
+    pub(crate) fn generate_pkcs8() -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        use aws_lc_rs::encoding::AsDer as _;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::GenerateRsa)?;
+        let der = pair.as_der().map_err(|_| KeyError::GenerateRsa)?;
+        Ok(zeroize::Zeroizing::new(der.as_ref().to_vec()))
     }
 
     /// A key from DER: PKCS#8 (`openssl genpkey -algorithm rsa`) or PKCS#1.

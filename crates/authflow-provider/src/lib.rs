@@ -11,6 +11,9 @@
 //! [`authflow::resource::ResourceServer`]. Clients may authenticate with
 //! `private_key_jwt` or `client_secret_jwt` (RFC 7523), push their authorization requests
 //! (PAR, RFC 9126), sign them (JAR, RFC 9101), and get DPoP-bound tokens (RFC 9449).
+//! Clients may also register themselves (RFC 7591/7592, with
+//! [`ProviderBuilder::dynamic_registration`]) or be client ID metadata documents fetched
+//! from their `https` URL (with [`ProviderBuilder::client_id_metadata_documents`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,21 +28,28 @@
 //! # }
 //! ```
 //!
+//! State (codes, grants, refresh tokens, logins, device and pushed requests) lives in the
+//! process by default; with `ProviderBuilder::redis_store` (feature `redis`, on by
+//! default) it lives in Redis, so that several instances share it and a restart keeps it.
+//!
 //! Without [`ProviderBuilder::auto_approve`], people log in and consent through small
 //! server-rendered HTML pages (no JavaScript). With it, `/authorize` answers at once for
 //! the given user (or the known user named by `login_hint`), which is what tests want.
 
 mod authz_request;
 mod builder;
+mod cimd;
 mod client_auth;
 mod client_keys;
 pub mod config;
 pub mod demo;
 mod device_store;
 mod dpop;
+mod dynamic_client;
 mod endpoints;
 mod errors;
 mod form;
+mod grant_store;
 mod hashing;
 mod jwt;
 mod pages;
@@ -57,6 +67,9 @@ mod user_code;
 pub use builder::{
     BuildError, DEFAULT_DEVICE_INTERVAL, DEFAULT_PAR_TTL, DEVICE_CODE_TTL, ProviderBuilder,
 };
+#[cfg(feature = "redis")]
+pub use grant_store::RedisGrantStore;
+pub use grant_store::{StoreError, StoreLocation};
 pub use jwt::{IdTokenKey, KeyError, SigningKey};
 pub use provider::Provider;
 pub use quirks::{Quirk, Quirks};

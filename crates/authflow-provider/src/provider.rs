@@ -9,22 +9,16 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 
 use crate::builder::ProviderBuilder;
-use crate::device_store::DeviceStore;
 use crate::dpop::Dpop;
+use crate::dynamic_client;
 use crate::endpoints::{
-    authorize, device_authorization, device_page, discovery, introspect, par, resource, revoke,
-    token, userinfo,
+    authorize, device_authorization, device_page, discovery, introspect, par, register, resource,
+    revoke, token, userinfo,
 };
+use crate::grant_store::{Backend, SharedProofCache};
 use crate::jwt::{IdTokenKey, SigningKey};
-use crate::par_store::ParStore;
 use crate::quirks::Quirks;
-use crate::registry::Registry;
-use crate::replay::ReplayCache;
-use crate::store::Store;
-
-/// The most client assertion and JWT-bearer `jti`s remembered at once (each for at most
-/// five minutes).
-const MAX_ASSERTIONS: usize = 100_000;
+use crate::registry::{Client, Registry};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -113,7 +107,16 @@ impl Provider {
                 "/userinfo",
                 get(userinfo::userinfo).post(userinfo::userinfo),
             )
+            .route(
+                "/register",
+                post(register::register).fallback(crate::endpoints::method_not_allowed),
+            )
+            .route(
+                "/register/{client_id}",
+                get(register::read).delete(register::delete),
+            )
             .route("/api/me", get(resource::me))
+            .route("/api/admin", get(resource::admin))
             .route("/api/data", get(resource::read).post(resource::write))
             .fallback(crate::endpoints::not_found)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -138,6 +141,18 @@ pub(crate) struct Settings {
     pub require_par: bool,
     /// How long a pushed request waits, in seconds.
     pub par_ttl: u64,
+    /// Dynamic client registration (RFC 7591), when offered.
+    pub registration: Option<Registration>,
+    /// Client ID metadata documents, when accepted.
+    pub cimd: Option<crate::cimd::Cimd>,
+}
+
+/// How `/register` admits clients.
+pub(crate) struct Registration {
+    /// Digest of the initial access token a registration must present, if required.
+    pub initial_token: Option<crate::hashing::Digest>,
+    /// The most registered clients at once.
+    pub max_clients: usize,
 }
 
 /// Precomputed JSON documents.
@@ -156,8 +171,9 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub key: SigningKey,
     pub id_key: IdTokenKey,
-    pub store: Store,
-    pub devices: DeviceStore,
+    /// Codes, grants, refresh tokens, revocations, logins, device authorizations, pushed
+    /// requests and `jti`s: in memory, or shared by several instances.
+    pub store: Backend,
     /// Validates bearer tokens at the provider's own protected resource (`/api/*`).
     pub resource_server: authflow::resource::ResourceServer,
     /// Every audience this provider's access tokens may carry: the issuer, then the
@@ -165,12 +181,8 @@ pub(crate) struct Shared {
     pub audiences: Vec<String>,
     pub settings: Settings,
     pub docs: Documents,
-    /// `jti`s of client assertions and JWT-bearer grant assertions (RFC 7523 §3).
-    pub replay: ReplayCache,
-    /// DPoP nonces and proof `jti`s.
+    /// DPoP server nonces.
     pub dpop: Dpop,
-    /// Pushed authorization requests (RFC 9126).
-    pub par: ParStore,
     /// The token endpoint's URL, a DPoP proof's `htu` there.
     pub token_url: url::Url,
     /// The PAR endpoint's URL.
@@ -180,18 +192,25 @@ pub(crate) struct Shared {
 pub(crate) type State = axum::extract::State<Arc<Shared>>;
 
 impl Shared {
+    /// `nonce_secret`: the DPoP nonce secret every instance sharing `store` uses (a
+    /// random one when `None`).
     pub(crate) fn new(
         issuer: IssuerUrl,
         registry: Registry,
-        key: SigningKey,
-        id_key: IdTokenKey,
+        (key, id_key): (SigningKey, IdTokenKey),
         settings: Settings,
+        (store, nonce_secret): (Backend, Option<&[u8]>),
     ) -> Self {
         let issuer_str = issuer.as_issuer_str().to_owned();
         let docs = discovery::documents(&issuer, &registry, &key, &id_key, &settings);
-        let dpop = Dpop::new(settings.dpop_nonce);
+        let dpop = Dpop::new(settings.dpop_nonce, nonce_secret);
+        // A proof used at /api/* of one instance is a replay at every other.
+        let proofs = match &store {
+            Backend::Shared(shared) => Some(SharedProofCache(shared.clone())),
+            Backend::Memory(_) => None,
+        };
         // One nonce source for /token, /par and /api/*, so a client's nonce is good at each.
-        let resource_server = resource::resource_server(&issuer, &key, dpop.nonces.clone());
+        let resource_server = resource::resource_server(&issuer, &key, dpop.nonces.clone(), proofs);
         let mut audiences = vec![issuer_str.clone()];
         audiences.extend(registry.resources());
         // The issuer is a valid URL, so these are too; joining cannot fail.
@@ -203,14 +222,11 @@ impl Shared {
         };
         let (token_url, par_url) = (endpoint("/token"), endpoint("/par"));
         Self {
-            replay: ReplayCache::new(MAX_ASSERTIONS),
             dpop,
-            par: ParStore::default(),
             token_url,
             par_url,
             id_key,
-            store: Store::new(settings.access_ttl),
-            devices: DeviceStore::default(),
+            store,
             resource_server,
             audiences,
             issuer,
@@ -237,6 +253,32 @@ impl Shared {
     ) -> Option<crate::jwt::VerifiedClaims> {
         self.key
             .verify_access_token(token, &self.issuer_str, &self.audiences, allow_expired)
+    }
+
+    /// The client named `id`: declared, registered (RFC 7591) and still there, or
+    /// described by the client ID metadata document at `id`. A document that cannot be
+    /// used is an `invalid_client` (or `invalid_request`) error saying why.
+    pub(crate) async fn client(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<Client>>, authflow::protocol::OAuthError> {
+        if let Some(c) = self.registry.clients.get(id) {
+            return Ok(Some(c.clone()));
+        }
+        if let Some(cimd) = &self.settings.cimd
+            && (id.starts_with("https://") || id.starts_with("http://"))
+        {
+            return cimd.client(id).await.map(Some);
+        }
+        if self.settings.registration.is_none() || !id.starts_with(dynamic_client::ID_PREFIX) {
+            return Ok(None);
+        }
+        let Some(json) = self.store.client(id).await? else {
+            return Ok(None);
+        };
+        let record: dynamic_client::Record = serde_json::from_str(&json)
+            .map_err(|_| crate::grant_store::StoreError::Corrupt("registered client"))?;
+        Ok(Some(Arc::new(record.client(id)?)))
     }
 
     /// An endpoint URL under the issuer.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use authflow::types::{ClientId, ClientSecret, RedirectUri, ResourceIndicator, Scope};
 use serde::Deserialize;
@@ -430,7 +431,7 @@ pub enum RegistrationError {
 /// Every client and user, immutable once the provider runs.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    pub(crate) clients: HashMap<String, Client>,
+    pub(crate) clients: HashMap<String, Arc<Client>>,
     pub(crate) users: HashMap<String, User>,
 }
 
@@ -538,7 +539,7 @@ impl Registry {
             require_signed_request_object: c.require_signed_request_object,
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         };
-        self.clients.insert(id, client);
+        self.clients.insert(id, Arc::new(client));
         Ok(())
     }
 

@@ -43,13 +43,7 @@ impl ReplayCache {
 
     /// Records `parts` (joined unambiguously) until `until` unless already there.
     pub(crate) fn first_use(&self, parts: &[&str], until: u64, now: u64) -> Use {
-        let mut key = Vec::new();
-        for p in parts {
-            // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
-            key.extend_from_slice(&(p.len() as u64).to_be_bytes());
-            key.extend_from_slice(p.as_bytes());
-        }
-        let key = sha256(&key);
+        let key = replay_key(parts);
         // Only map operations happen under the lock; a panic elsewhere cannot corrupt it.
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         // At most one sweep a second, full or not: sweeping a full map of live entries on
@@ -67,6 +61,17 @@ impl ReplayCache {
             }
         }
     }
+}
+
+/// The digest `parts` are remembered by: length-prefixed, so ("ab", "c") and ("a", "bc")
+/// differ.
+pub(crate) fn replay_key(parts: &[&str]) -> Digest {
+    let mut key = Vec::new();
+    for p in parts {
+        key.extend_from_slice(&(p.len() as u64).to_be_bytes());
+        key.extend_from_slice(p.as_bytes());
+    }
+    sha256(&key)
 }
 
 #[cfg(test)]

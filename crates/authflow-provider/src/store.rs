@@ -1,5 +1,9 @@
-//! The provider's mutable state: authorization codes, grants, refresh tokens, revoked
-//! access tokens and pending logins. Secrets are keyed by their SHA-256 digest.
+//! The provider's mutable state in memory (part of [`MemoryStore`]; the rules every
+//! [`GrantStore`] follows): authorization codes, grants, refresh tokens, revoked access
+//! tokens and pending logins. Secrets are keyed by their SHA-256 digest.
+//!
+//! [`MemoryStore`]: crate::grant_store::MemoryStore
+//! [`GrantStore`]: crate::grant_store::GrantStore
 //!
 //! One mutex guards it; it is held only for map operations, never across an `.await`
 //! or a signature. Client credentials never touch it. Expired entries are swept at most
@@ -23,14 +27,14 @@ pub(crate) const MAX_LOGIN_FAILURES: u32 = 5;
 /// used ones (kept [`USED_CODE_SECS`] to detect replays).
 pub(crate) const MAX_CODES: usize = 50_000;
 /// How long a used code is remembered, to revoke what it issued when replayed.
-const USED_CODE_SECS: u64 = 600;
+pub(crate) const USED_CODE_SECS: u64 = 600;
 /// A grant remembers at most this many of its refresh tokens (the live one and the
 /// rotated ones before it). Reusing an older rotated token than that is no longer
 /// recognised as reuse: it is merely invalid.
 pub(crate) const MAX_REFRESH_HISTORY: usize = 32;
 
-/// An issued authorization code.
-#[derive(Debug, Clone)]
+/// An issued authorization code (a shared store keeps it as JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CodeRecord {
     pub client_id: String,
     pub redirect_uri: String,

@@ -111,13 +111,14 @@ async fn plain_http_endpoint_in_metadata_is_refused_by_name() {
 #[tokio::test]
 async fn no_metadata_at_all_names_the_url() {
     let server = TestServer::start(Quirks::default()).await;
-    // Neither well-known URL exists under this path.
+    // No well-known URL exists for this path: RFC 8414 path-inserted, OpenID Connect
+    // path-inserted and path-appended are tried, in that order.
     let issuer = IssuerUrl::new(&server.url("/tenant")).unwrap();
     let err = OAuthClient::builder(public_credentials())
         .discover(&issuer)
         .await
         .unwrap_err();
-    assert_eq!(server.requests().len(), 2, "both documents were tried");
+    assert_eq!(server.requests().len(), 3, "every document was tried");
     assert!(err.to_string().contains("404"), "{err}");
     assert!(err.to_string().contains("/tenant"), "{err}");
 }
@@ -140,5 +141,31 @@ async fn metadata_listing_only_post_makes_a_basic_client_use_post_at_once() {
         methods,
         ["client_secret_post"],
         "no failed Basic attempt first"
+    );
+}
+
+#[tokio::test]
+async fn metadata_fetched_once_builds_the_client_without_another_request() {
+    let server = TestServer::start(Quirks::default()).await;
+    let http = authflow::client::ReqwestClient::new().unwrap();
+    let metadata = authflow::client::discover_authorization_server(&http, &server.issuer)
+        .await
+        .unwrap();
+    server.clear_requests();
+    let client = OAuthClient::builder(public_credentials())
+        .with_metadata(&server.issuer, metadata.clone())
+        .unwrap();
+    assert_eq!(client.endpoints().token, Some(server.endpoint("/token")));
+    assert_eq!(client.issuer(), Some(&server.issuer));
+    assert!(server.requests().is_empty());
+
+    // Metadata of another issuer is refused, as discovery would.
+    let other = IssuerUrl::new("https://other.example").unwrap();
+    let err = OAuthClient::builder(public_credentials())
+        .with_metadata(&other, metadata)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Discovery(DiscoveryError::IssuerMismatch { .. })),
+        "{err:?}"
     );
 }

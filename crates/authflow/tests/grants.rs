@@ -340,3 +340,31 @@ async fn revocation_falls_back_to_post_like_the_token_endpoint() {
         .unwrap();
     client.introspect("AT-anything", None).await.unwrap();
 }
+
+#[tokio::test]
+async fn token_providers_send_their_resource_indicators() {
+    use authflow::session::{
+        ClientCredentialsProvider, RefreshTokenProvider, TokenProvider, TokenSet,
+    };
+    use authflow::types::ResourceIndicator;
+
+    let server = TestServer::start(Quirks::default()).await;
+    let api = ResourceIndicator::new("https://api.example/v1").unwrap();
+    let (client, first) = logged_in(&server).await;
+    let scope = Scope::parse("api:read api:write").unwrap();
+    let set = TokenSet::from_response(&first, &scope, SystemTime::now());
+
+    let refresh = RefreshTokenProvider::new(client.clone()).resources([api.clone()]);
+    refresh.fetch(Some(&set)).await.unwrap();
+    let sent = &server.requests_to("/token")[0];
+    assert_eq!(sent.param("grant_type"), Some("refresh_token"));
+    assert_eq!(sent.param("resource"), Some("https://api.example/v1"));
+
+    server.clear_requests();
+    let cc =
+        ClientCredentialsProvider::new(client, Scope::parse("api:read").unwrap()).resources([api]);
+    cc.fetch(None).await.unwrap();
+    let sent = &server.requests_to("/token")[0];
+    assert_eq!(sent.param("grant_type"), Some("client_credentials"));
+    assert_eq!(sent.param("resource"), Some("https://api.example/v1"));
+}

@@ -7,6 +7,8 @@
 
 #[path = "support/redis_server.rs"]
 mod redis_server;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 // panva's oidc-provider (OpenID Certified), configured for authflow's interoperability tests.
 //
 //   node tests/interop/oidc-provider/server.mjs PORT [--login-form] [--exit-on-stdin-close]
-//        [--modern --client-jwks FILE [--require-par]]
+//        [--modern --client-jwks FILE [--require-par]] [--registration]
 //
 // PORT 0 picks a free port. Listens on 127.0.0.1 only and prints one line
 // `listening on http://127.0.0.1:PORT` once bound (the issuer is that URL).
@@ -36,6 +36,11 @@
 //     client taking the key whose `kid` is its client_id's suffix (`es256`, `eddsa`).
 // `--require-par` (with `--modern`) sets `requirePushedAuthorizationRequests` server-wide:
 // the metadata then says `require_pushed_authorization_requests: true`.
+// `--registration` (for the CLI's resource_login test) keeps all of the above and adds
+// dynamic client registration (RFC 7591, open: no initial access token) with its
+// management (RFC 7592: registration_client_uri + registration_access_token), and
+// resource indicators (RFC 8707) for resources on http://127.0.0.1:*: their access tokens
+// are JWTs whose `aud` is the resource, with the scope `api:read`.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -45,9 +50,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 // Resolve `oidc-provider` as bench/oidc-provider would: its node_modules.
 const benchPackage = fileURLToPath(new URL('../../../bench/oidc-provider/package.json', import.meta.url));
 let Provider;
+let providerErrors;
 try {
   const entry = createRequire(benchPackage).resolve('oidc-provider');
-  ({ default: Provider } = await import(pathToFileURL(entry).href));
+  ({ default: Provider, errors: providerErrors } = await import(pathToFileURL(entry).href));
 } catch (e) {
   console.error(`oidc-provider is not installed (run: npm ci --prefix bench/oidc-provider): ${e.message}`);
   process.exit(3);
@@ -58,6 +64,7 @@ const port = Number(args[0] ?? 0);
 const loginForm = args.includes('--login-form');
 const requirePar = args.includes('--require-par');
 const modern = args.includes('--modern') || requirePar;
+const registration = args.includes('--registration');
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`invalid port: ${args[0]}`);
   process.exit(2);
@@ -229,6 +236,26 @@ server.listen(port, '127.0.0.1', () => {
           requirePushedAuthorizationRequests: requirePar,
         },
         requestObjects: { enabled: true },
+      }),
+      ...(registration && {
+        registration: { enabled: true },
+        registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, resource) => {
+            if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(resource)) {
+              throw new providerErrors.InvalidTarget(`not a test resource: ${resource}`);
+            }
+            return {
+              scope: 'api:read',
+              audience: resource,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
       }),
     },
     // A new refresh token on every refresh, for every client; presenting a rotated one

@@ -10,7 +10,7 @@ use authflow::flow::{ListenerOptions, LoopbackListener, open_browser};
 use authflow::protocol::Credentials;
 use authflow::random::OsRandom;
 use authflow::session::{
-    AuthorizedClient, AuthorizedError, MemoryStore, RefreshTokenProvider, TokenSet, TokenSource,
+    AuthorizedClient, AuthorizedError, MemoryStore, RefreshTokenProvider, TokenSource,
     TokenStore as _,
 };
 use authflow::types::{ClientId, IssuerUrl, RedirectUri, Scope};
@@ -121,10 +121,10 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
 
     step(
         6,
-        "Exchange the code (with the PKCE verifier) at the token endpoint",
+        "Exchange the code (PKCE verifier) and check the ID token: signature (JWKS), iss, aud, exp, nonce, at_hash",
     );
-    let resp = client.exchange_code(&pending, code).await?;
-    let tokens = TokenSet::from_response(&resp, &pending.scope, std::time::SystemTime::now());
+    let login = client.complete_login_code(&pending, code).await?;
+    let tokens = login.tokens;
     println!(
         "   {} access token ({}), refresh token: {}",
         green("✓"),
@@ -135,19 +135,12 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
             "no"
         }
     );
-
-    step(
-        7,
-        "Check the ID token: signature (JWKS), iss, aud, exp, nonce, at_hash",
-    );
-    if let Some(id) = &resp.id_token {
-        let claims = client
-            .verify_id_token(id, pending.nonce.as_ref(), Some(&resp.access_token))
-            .await?;
+    // `openid` was asked for: the login fails without verified claims.
+    if let Some(claims) = &login.claims {
         println!("   {} signed in as `{}`", green("✓"), claims.sub);
     }
 
-    step(8, "Call the protected API with the bearer token");
+    step(7, "Call the protected API with the bearer token");
     let store = Arc::new(MemoryStore::new());
     store.save(&tokens).await?;
     let source = TokenSource::builder()
@@ -159,7 +152,7 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     let body = call(&api, &me).await?;
     println!("   {} {body}", green("✓"));
 
-    step(9, "Refresh the access token (the refresh token rotates)");
+    step(8, "Refresh the access token (the refresh token rotates)");
     let old_rt = tokens.refresh_token.clone();
     let fresh = source.force_refresh().await?;
     let rotated = old_rt.is_some() && fresh.refresh_token != old_rt;
@@ -172,7 +165,7 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
     println!("   {} {body}", green("✓"));
 
     step(
-        10,
+        9,
         "Log out: revoke the refresh token, then the access token (RFC 7009)",
     );
     client
@@ -180,7 +173,7 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
         .await?;
     println!("   {} revoked", green("✓"));
 
-    step(11, "The API now refuses the token");
+    step(10, "The API now refuses the token");
     match api.send(get(&me)?).await {
         Err(e @ AuthorizedError::TokenRejected { .. }) => println!("   {} {e}", green("✓")),
         Err(AuthorizedError::Session(e)) => println!("   {} {e}", green("✓")),

@@ -1,13 +1,11 @@
 //! `authflow login --device`: the device authorization grant (RFC 8628) in a terminal.
 
 use std::io::IsTerminal as _;
-use std::time::SystemTime;
 
-use authflow::client::OAuthClient;
+use authflow::client::{Login, OAuthClient};
 use authflow::flow::open_browser;
-use authflow::session::TokenSet;
 
-use super::login::{LoggedIn, LoginArgs, spinner};
+use super::login::{LoginArgs, spinner};
 use crate::context::Ctx;
 use crate::exit::CliError;
 use crate::output;
@@ -16,7 +14,7 @@ pub(crate) async fn device_login(
     ctx: &Ctx,
     client: &OAuthClient,
     args: &LoginArgs,
-) -> Result<LoggedIn, CliError> {
+) -> Result<Login, CliError> {
     let scope = ctx.scope()?;
     let asked = (!scope.is_empty()).then_some(&scope);
     let device = client.device_authorization(asked).await?;
@@ -47,17 +45,8 @@ pub(crate) async fn device_login(
     let result = client.poll_device_token(&device).await;
     bar.finish_and_clear();
     let resp = result?;
-    let tokens =
-        TokenSet::from_response(&resp, &scope, SystemTime::now()).with_dpop(client.dpop().cloned());
-    let claims = match &resp.id_token {
-        Some(id) if client.issuer().is_some() && client.endpoints().jwks.is_some() => Some(
-            client
-                .verify_id_token(id, None, Some(&resp.access_token))
-                .await?,
-        ),
-        _ => None,
-    };
-    Ok(LoggedIn { tokens, claims })
+    // No nonce travels in the device flow; the ID token rules are the code flow's.
+    Ok(client.complete_login_response(&resp, &scope, None).await?)
 }
 
 /// A QR code of `text` in half-block characters, for phones.

@@ -2,14 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use authflow::client::OAuthClient;
+use authflow::client::{Login, OAuthClient};
 use authflow::flow::{ListenerOptions, LoopbackListener, open_browser};
-use authflow::protocol::PendingAuthorization;
-use authflow::protocol::id_token::IdTokenClaims;
-use authflow::session::{TokenSet, TokenStore as _};
-use authflow::types::{AuthorizationCode, RedirectUri};
+use authflow::session::TokenStore as _;
+use authflow::types::RedirectUri;
 use clap::Args;
 
+use super::resource_login::{self, ResourceFlags, ResourceLogin};
 use crate::cli::{ClientArgs, Global};
 use crate::context::Ctx;
 use crate::exit::{CliError, Code};
@@ -27,6 +26,10 @@ pub(crate) const EXAMPLES: &str = "Examples:
   authflow login --client-id my-app --auth-method private_key_jwt \\
                  --client-key ~/.config/my-app/key.pem --client-key-id key-1 --request-object
   AUTHFLOW_CLIENT_SECRET=... authflow login --client-id my-app --auth-method client_secret_jwt
+
+  authflow login --resource https://api.example.com/mcp
+                                     discover the server from the resource, register if needed
+  authflow login --resource https://api.example.com/mcp --client-id my-app --issuer https://as.example
 
 A login without --profile saves the options it used as the `default` profile, --dpop,
 --par, --request-object, --auth-method and the --client-key path included (never a key).";
@@ -55,17 +58,69 @@ pub(crate) struct LoginArgs {
     /// Device flow (RFC 8628): show a code to enter on another device; no redirect.
     #[arg(long, conflicts_with_all = ["paste", "redirect_uri"])]
     pub(crate) device: bool,
+    #[command(flatten)]
+    pub(crate) resource: ResourceFlags,
+}
+
+impl LoginArgs {
+    /// A browser login with the defaults, for logins other commands start.
+    pub(crate) fn browser_default() -> Result<Self, CliError> {
+        Ok(Self {
+            client: ClientArgs::default(),
+            no_browser: false,
+            paste: false,
+            timeout: "5m"
+                .parse()
+                .map_err(|e| CliError::new(Code::Failure, format!("timeout: {e}")))?,
+            login_hint: None,
+            prompt: None,
+            device: false,
+            resource: ResourceFlags::default(),
+        })
+    }
+
+    /// A login from a resource URL alone: one `--resource` and no endpoints given, or
+    /// an option only such a login takes.
+    fn resource_login(&self) -> Result<Option<(url::Url, ResourceLogin)>, CliError> {
+        let c = &self.client;
+        let flags =
+            self.resource.client_id_url.is_some() || !self.resource.allow_metadata_urls.is_empty();
+        let [resource] = c.resources.as_slice() else {
+            if flags {
+                return Err(CliError::usage(
+                    "--client-id-url and --allow-metadata-url go with exactly one --resource URL",
+                ));
+            }
+            return Ok(None);
+        };
+        if c.token_endpoint.is_some() || c.authorization_endpoint.is_some() {
+            return Ok(None);
+        }
+        let url = url::Url::parse(resource)
+            .map_err(|e| CliError::usage(format!("--resource {resource}: {e}")))?;
+        Ok(Some((
+            url,
+            ResourceLogin {
+                issuer: c.issuer.clone(),
+                client_id: c.client_id.clone(),
+                client_id_url: self.resource.client_id_url.clone(),
+                scope: c.scope.clone(),
+                allow_metadata_urls: self.resource.allow_metadata_urls.clone(),
+            },
+        )))
+    }
 }
 
 pub(crate) fn run(global: &Global, args: LoginArgs) -> Result<(), CliError> {
+    if let Some((url, choice)) = args.resource_login()? {
+        return super::runtime()?
+            .block_on(resource_login::discover_and_login(
+                global, &choice, &url, None, &args,
+            ))
+            .map(drop);
+    }
     let ctx = Ctx::resolve(global, Some(&args.client))?;
     super::runtime()?.block_on(login(global, &ctx, &args))
-}
-
-/// What a login produced, for printing.
-pub(crate) struct LoggedIn {
-    pub(crate) tokens: TokenSet,
-    pub(crate) claims: Option<IdTokenClaims>,
 }
 
 async fn login(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliError> {
@@ -81,12 +136,13 @@ async fn login(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), CliEr
     Ok(())
 }
 
-/// Runs the browser half and the exchange; checks the ID token when there is one.
+/// Runs the browser half, then finishes the login by the library's one rule set (code
+/// exchange, ID token verified whenever there is one, required with `openid`).
 pub(crate) async fn interactive_login(
     ctx: &Ctx,
     client: &OAuthClient,
     args: &LoginArgs,
-) -> Result<LoggedIn, CliError> {
+) -> Result<Login, CliError> {
     let redirect = ctx.redirect_uri()?;
     let listener = if args.paste {
         None
@@ -123,7 +179,10 @@ pub(crate) async fn interactive_login(
     let (url, pending) = client.start_authorization(&req).await?;
 
     let code = match listener {
-        None => paste_flow(&url, &redirect_uri, &pending).await?,
+        None => {
+            let pasted = paste_flow(&url, &redirect_uri).await?;
+            return Ok(client.complete_login(&pending, &pasted).await?);
+        }
         Some(listener) => {
             if args.no_browser {
                 output::note(&format!(
@@ -145,26 +204,11 @@ pub(crate) async fn interactive_login(
         }
     };
 
-    let resp = client.exchange_code(&pending, code).await?;
-    let now = SystemTime::now();
-    let tokens =
-        TokenSet::from_response(&resp, &pending.scope, now).with_dpop(client.dpop().cloned());
-    let claims = match &resp.id_token {
-        Some(id) if client.issuer().is_some() && client.endpoints().jwks.is_some() => Some(
-            client
-                .verify_id_token(id, pending.nonce.as_ref(), Some(&resp.access_token))
-                .await?,
-        ),
-        _ => None,
-    };
-    Ok(LoggedIn { tokens, claims })
+    Ok(client.complete_login_code(&pending, code).await?)
 }
 
-async fn paste_flow(
-    url: &url::Url,
-    redirect: &RedirectUri,
-    pending: &PendingAuthorization,
-) -> Result<AuthorizationCode, CliError> {
+/// Shows the URL and reads back the address the browser ended on.
+async fn paste_flow(url: &url::Url, redirect: &RedirectUri) -> Result<url::Url, CliError> {
     output::note(&format!(
         "Open this URL in a browser on any machine:\n\n  {url}\n\n\
          After you approve, the browser goes to {redirect} and fails to load: that is expected.\n\
@@ -176,14 +220,11 @@ async fn paste_flow(
     })
     .await
     .map_err(|e| CliError::new(Code::Failure, e.to_string()))??;
-    let pasted = url::Url::parse(line.trim()).map_err(|_| {
+    url::Url::parse(line.trim()).map_err(|_| {
         CliError::usage(format!(
             "that is not a URL; paste the address starting with {redirect}"
         ))
-    })?;
-    pending
-        .validate_callback(&pasted)
-        .map_err(|e| CliError::new(Code::Flow, e.to_string()))
+    })
 }
 
 pub(crate) fn spinner(msg: &str) -> indicatif::ProgressBar {
@@ -206,7 +247,7 @@ fn remember_profile(global: &Global, ctx: &Ctx, args: &LoginArgs) -> Result<(), 
     config.save()
 }
 
-fn print_result(ctx: &Ctx, done: &LoggedIn) {
+pub(crate) fn print_result(ctx: &Ctx, done: &Login) {
     let now = SystemTime::now();
     let t = &done.tokens;
     let who = done.claims.as_ref().map(|c| {

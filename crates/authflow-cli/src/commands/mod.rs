@@ -12,6 +12,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod profile;
 pub(crate) mod refresh;
+pub(crate) mod resource_login;
 pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod token;

@@ -50,6 +50,9 @@ pub(crate) struct AddArgs {
     pub(crate) revocation_endpoint: Option<String>,
 }
 
+/// What `profile show` prints for a secret kept in the profile.
+const REDACTED: &str = "‹redacted›";
+
 pub(crate) fn run(global: &Global, cmd: ProfileCommand) -> Result<(), CliError> {
     let mut config = Config::load()?;
     match cmd {
@@ -112,15 +115,27 @@ pub(crate) fn run(global: &Global, cmd: ProfileCommand) -> Result<(), CliError> 
             let p = config
                 .profile(&name)
                 .ok_or_else(|| CliError::config(format!("unknown profile `{name}`")))?;
+            // Shown without the secret, then marked as there.
             let shown = Profile {
-                client_secret: p.client_secret.as_ref().map(|_| "‹redacted›".into()),
+                client_secret: None,
                 ..p.clone()
             };
+            let has_secret = p.client_secret.is_some();
             if global.json {
-                output::json(&serde_json::to_value(&shown).unwrap_or_default());
+                let mut v = serde_json::to_value(&shown).unwrap_or_default();
+                if let (Some(map), true) = (v.as_object_mut(), has_secret) {
+                    map.insert("client_secret".into(), REDACTED.into());
+                }
+                output::json(&v);
             } else {
                 let text = toml::to_string_pretty(&shown).unwrap_or_default();
-                println!("[profiles.{name}]\n{text}");
+                // First: keys after the `[extra_params]` table would belong to it.
+                let secret = if has_secret {
+                    format!("client_secret = \"{REDACTED}\"\n")
+                } else {
+                    String::new()
+                };
+                println!("[profiles.{name}]\n{secret}{text}");
             }
         }
         ProfileCommand::Remove { name } => {

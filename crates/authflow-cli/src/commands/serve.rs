@@ -3,9 +3,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use authflow::types::IssuerUrl;
+use authflow::types::{AccessToken, IssuerUrl};
 use authflow_provider::config::ProviderConfig;
-use authflow_provider::{ClientConfig, ClientKind, IdTokenKey, Provider, Quirk, SigningKey};
+use authflow_provider::{
+    ClientConfig, ClientKind, IdTokenKey, Provider, Quirk, SigningKey, StoreLocation,
+};
 use clap::Args;
 
 use super::CommandError;
@@ -16,7 +18,10 @@ pub(crate) const EXAMPLES: &str = "Examples:
   authflow serve --auto-approve alice             no login page: approve as alice
   authflow serve --config provider.toml --access-token-ttl 5s
   authflow serve --key ed25519.pem --id-token-key rsa.pem   keys that survive restarts
-  authflow serve --require-par --dpop-nonce       PAR only at /authorize; DPoP proofs need a nonce";
+  authflow serve --require-par --dpop-nonce       PAR only at /authorize; DPoP proofs need a nonce
+  authflow serve --store redis://127.0.0.1:6379/0 --issuer http://auth.test:8080
+                                                  state in Redis: survives restarts, shared by
+                                                  every instance with the same issuer";
 
 /// Options of `authflow serve`.
 #[derive(Debug, Args)]
@@ -40,11 +45,13 @@ pub(crate) struct ServeArgs {
     /// `login_hint`).
     #[arg(long, value_name = "USER")]
     auto_approve: Option<String>,
-    /// Ed25519 signing key (PKCS#8, PEM or DER); default: a fresh key per run.
+    /// Ed25519 signing key (PKCS#8, PEM or DER); default: a fresh key per run (with
+    /// --store redis://..., the one kept in Redis).
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// RSA key for ID tokens (RS256; PEM `PRIVATE KEY` or `RSA PRIVATE KEY`, or DER);
-    /// default: a fresh 2048-bit key per run.
+    /// default: a fresh 2048-bit key per run (with --store redis://..., the one kept in
+    /// Redis).
     #[arg(long, value_name = "FILE")]
     id_token_key: Option<PathBuf>,
     /// DPoP proofs must carry a server nonce: without one, `400 use_dpop_nonce` and a
@@ -55,6 +62,25 @@ pub(crate) struct ServeArgs {
     /// (RFC 9126). Also `require_pushed_authorization_requests = true` in the config file.
     #[arg(long)]
     require_par: bool,
+    /// Where to keep codes, grants, refresh tokens, logins and the like: `memory` (the
+    /// default; lost on exit) or redis://[:PASSWORD@]HOST[:PORT][/DB], shared by every
+    /// instance with the same issuer and kept across restarts. Without --key and
+    /// --id-token-key the keys are then made once and kept in Redis. Also `store = "..."`
+    /// in the config file.
+    // Parsed in `serve`: clap would echo a refused value, password and all.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+    /// Require this initial access token (`Authorization: Bearer TOKEN`) at `/register`
+    /// (RFC 7591); without it dynamic registration is open, as fits a dev server. Also
+    /// `registration_initial_token = "..."` in the config file.
+    #[arg(long, value_name = "TOKEN")]
+    registration_token: Option<String>,
+    /// Also accept client ID metadata documents at http://127.0.0.1:PORT/... and fetch
+    /// from loopback addresses (tests, local development). Without it a client ID URL
+    /// must be https on a public address. Also `allow_loopback_client_ids = true` in the
+    /// config file.
+    #[arg(long)]
+    allow_loopback_client_ids: bool,
     /// Behave like an odd real provider (testing only), e.g. error_in_200.
     #[arg(long = "quirk", value_name = "NAME", hide = true)]
     quirks: Vec<Quirk>,
@@ -95,7 +121,13 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         .map(|u| (u.username().to_owned(), u.password().to_owned()))
         .collect();
     let mut quirks = config.quirks;
+    let store = match &args.store {
+        Some(s) => s.parse::<StoreLocation>()?,
+        None => config.store.clone().unwrap_or_default(),
+    };
     let dpop_nonce = args.dpop_nonce || config.dpop_nonce;
+    let registration_token =
+        args.registration_token.is_some() || config.registration_initial_token.is_some();
     let require_par = args.require_par || config.require_pushed_authorization_requests;
     for q in &args.quirks {
         quirks = quirks.with(*q);
@@ -112,16 +144,54 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
     }
     builder = builder
         .dpop_nonce(dpop_nonce)
-        .require_pushed_authorization_requests(require_par);
+        .require_pushed_authorization_requests(require_par)
+        .dynamic_registration(true)
+        .client_id_metadata_documents(true);
+    if args.allow_loopback_client_ids {
+        builder = builder.allow_loopback_client_ids(true);
+    }
+    if let Some(token) = &args.registration_token {
+        let token = AccessToken::new(token.as_str())
+            .map_err(|_| "--registration-token must be printable ASCII")?;
+        builder = builder.registration_initial_token(token);
+    }
     if let Some(path) = &args.key {
         builder = builder.signing_key(SigningKey::from_file(path)?);
     }
     if let Some(path) = &args.id_token_key {
         builder = builder.id_token_key(IdTokenKey::from_file(path)?);
     }
+    let mut notes = Vec::new();
+    // The issuer names the provider in the store: instances with the same issuer share.
+    if let Some(redis) = store.connect(issuer.as_issuer_str()).await? {
+        if args.key.is_none() {
+            builder = builder.signing_key(redis.signing_key().await?);
+        }
+        if args.id_token_key.is_none() {
+            builder = builder.id_token_key(redis.id_token_key().await?);
+        }
+        let keys = if args.key.is_none() || args.id_token_key.is_none() {
+            "; keys not given by file are kept there too"
+        } else {
+            ""
+        };
+        notes.push(format!(
+            "state in {store} (namespace {}): kept across restarts, shared by every instance with this issuer{keys}",
+            redis.namespace()
+        ));
+        builder = builder.redis_store(redis);
+    }
     let provider = builder.build()?;
 
-    let mut notes = Vec::new();
+    notes.push(format!(
+        "dynamic client registration (RFC 7591) at {}/register: {}",
+        provider.issuer().as_issuer_str(),
+        if registration_token {
+            "needs the initial access token"
+        } else {
+            "open to anyone (dev mode; --registration-token to close it)"
+        }
+    ));
     if require_par {
         notes.push(format!(
             "PAR required: /authorize takes only request_uri values from {}/par",

@@ -3,12 +3,23 @@
 //! AUTHFLOW_HOME.
 //!
 //! A missing tool (node, the npm package, the Python venv, chromium) skips the test with a
-//! printed reason, unless AUTHFLOW_REQUIRE_TOOLS is set (as in `.ci/run`): then it fails.
+//! `SKIPPED(tool): ...` line (`tests/skip`), unless AUTHFLOW_REQUIRE_TOOLS is set (as in
+//! `.ci/run`): then it fails.
 #![allow(dead_code)]
+
+/// The `tests/skip` report, straight from the test kit: a test binary may declare both
+/// `mod interop;` and `mod skip;`, and one file cannot be loaded as two modules.
+mod skip_report {
+    /// `SKIPPED(tool): package --test target test_name: reason`, as `tests/skip` prints it.
+    pub fn skip(tool: &str, reason: &str) {
+        authflow_testkit::skip!(tool, reason)
+    }
+}
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,14 +36,47 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Prints why the test is skipped and returns `None`, or panics in CI's strict mode.
-pub fn skip<T>(reason: &str) -> Option<T> {
-    assert!(
-        std::env::var_os("AUTHFLOW_REQUIRE_TOOLS").is_none(),
-        "{reason} (AUTHFLOW_REQUIRE_TOOLS is set; scripts/install-interop installs it)"
-    );
-    eprintln!("skipping: {reason} (scripts/install-interop installs it)");
+/// Reports that the running test skips because `tool` is missing and returns `None`, or
+/// panics in CI's strict mode.
+pub fn skip<T>(tool: &str, reason: &str) -> Option<T> {
+    if reason.contains("scripts/install") {
+        skip_report::skip(tool, reason);
+    } else {
+        skip_report::skip(
+            tool,
+            &format!("{reason} (scripts/install-interop installs it)"),
+        );
+    }
     None
+}
+
+/// Why a server shared by a test binary could not start: a missing tool. It stays in the
+/// server's `OnceLock`, so that every test that asks for the server reports its own skip.
+#[derive(Debug)]
+pub struct Missing {
+    tool: &'static str,
+    reason: String,
+}
+
+impl Missing {
+    pub fn new(tool: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            tool,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The server in `cell`, started by `start` on first use; `None` (the running test's skip
+/// reported) when a tool it needs is missing.
+pub fn shared_server(
+    cell: &'static OnceLock<Result<ServerProcess, Missing>>,
+    start: impl FnOnce() -> Result<ServerProcess, Missing>,
+) -> Option<&'static ServerProcess> {
+    match cell.get_or_init(start) {
+        Ok(server) => Some(server),
+        Err(missing) => skip(missing.tool, &missing.reason),
+    }
 }
 
 /// Whether `cmd --version` runs.

@@ -21,7 +21,8 @@ use crate::authz_request::{Origin, Refusal, Request, validate};
 use crate::device_store::DeviceState;
 use crate::endpoints::device_page;
 use crate::form::{self, Params};
-use crate::hashing::{PasswordHash, random_token, sha256};
+use crate::grant_store::StoreError;
+use crate::hashing::{PasswordHash, is_random_id, random_token, sha256};
 use crate::pages::{self, error_page};
 use crate::provider::Shared;
 use crate::store::{CodeRecord, Pending};
@@ -76,7 +77,7 @@ impl Reply<'_> {
 /// `GET /authorize`: the parameters in the query.
 pub(crate) async fn start(State(s): crate::provider::State, RawQuery(q): RawQuery) -> Response {
     match Params::parse(q.unwrap_or_default().as_bytes()) {
-        Ok(params) => authorize(&s, &params),
+        Ok(params) => authorize(&s, &params).await,
         Err(r) => error_page(
             StatusCode::BAD_REQUEST,
             &format!("The request cannot be used: {r}."),
@@ -111,7 +112,7 @@ pub(crate) async fn start_post(
         );
     }
     match Params::parse(&body) {
-        Ok(params) => authorize(&s, &params),
+        Ok(params) => authorize(&s, &params).await,
         Err(r) => error_page(
             StatusCode::BAD_REQUEST,
             &format!("The request cannot be used: {r}."),
@@ -119,11 +120,25 @@ pub(crate) async fn start_post(
     }
 }
 
-fn authorize(s: &Shared, params: &Params) -> Response {
-    let Some(client) = params
-        .get("client_id")
-        .and_then(|id| s.registry.clients.get(id))
-    else {
+async fn authorize(s: &Shared, params: &Params) -> Response {
+    let found = match params.get("client_id") {
+        Some(id) => match s.client(id).await {
+            Ok(c) => c,
+            // Nothing about the client is verified: an error page, never a redirect.
+            Err(e) => {
+                return error_page(
+                    e.status,
+                    &format!(
+                        "The application cannot be used ({}): {}.",
+                        e.error,
+                        e.error_description.as_deref().unwrap_or("no details")
+                    ),
+                );
+            }
+        },
+        None => None,
+    };
+    let Some(client) = found.as_deref() else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The application is not known here (missing or unknown client_id).",
@@ -138,9 +153,10 @@ fn authorize(s: &Shared, params: &Params) -> Response {
             );
         }
         // RFC 9126 §4: only the pushed parameters count; the rest of the query is ignored.
-        match s.par.take(uri, client.id.as_str(), now) {
-            Some(req) => req,
-            None => {
+        match s.store.take_request(uri, client.id.as_str(), now).await {
+            Ok(Some(req)) => req,
+            Err(e) => return store_down(&e),
+            Ok(None) => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
                     "The request_uri is unknown, expired, already used, or was pushed by another application (invalid_request_uri).",
@@ -187,8 +203,10 @@ fn authorize(s: &Shared, params: &Params) -> Response {
             .as_deref()
             .filter(|h| s.registry.users.contains_key(*h))
             .unwrap_or(auto);
-        let Some(code) = issue_code(s, &req, user, now, now) else {
-            return too_many_codes(&reply);
+        let code = match issue_code(s, &req, user, now, now).await {
+            Ok(Some(code)) => code,
+            Ok(None) => return too_many_codes(&reply),
+            Err(e) => return store_down_redirect(&reply, &e),
         };
         tracing::info!(client = %req.client_id, user, "auto-approved");
         return reply.send(&[("code", &code)]);
@@ -211,13 +229,35 @@ fn authorize(s: &Shared, params: &Params) -> Response {
         attempts: 0,
         device: None,
     };
-    let Some(id) = s.store.insert_pending(pending, now) else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins are in progress; try again in a few minutes.",
-        );
+    let id = match s.store.insert_pending(pending, now).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins are in progress; try again in a few minutes.",
+            );
+        }
+        Err(e) => return store_down(&e),
     };
     login_page(&id, &csrf, &client_id)
+}
+
+/// The page when the store cannot answer.
+pub(crate) fn store_down(e: &StoreError) -> Response {
+    tracing::error!(error = %e, "store unavailable");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The sign-in service is unavailable right now; try again in a minute.",
+    )
+}
+
+/// The store cannot answer once the redirect URI is known: the client hears of it.
+fn store_down_redirect(reply: &Reply<'_>, e: &StoreError) -> Response {
+    tracing::error!(error = %e, "store unavailable");
+    reply.error(
+        "temporarily_unavailable",
+        "the authorization server's store is unavailable; try again shortly",
+    )
 }
 
 /// A refused request: a page, or an error sent to the validated redirect URI.
@@ -269,7 +309,13 @@ fn too_many_codes(reply: &Reply<'_>) -> Response {
 }
 
 /// A fresh code for `req`; `None` when too many codes are outstanding.
-fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -> Option<String> {
+async fn issue_code(
+    s: &Shared,
+    req: &Request,
+    user: &str,
+    auth_time: u64,
+    now: u64,
+) -> Result<Option<String>, StoreError> {
     let code = random_token();
     let stored = s.store.insert_code(
         sha256(code.as_bytes()),
@@ -287,14 +333,14 @@ fn issue_code(s: &Shared, req: &Request, user: &str, auth_time: u64, now: u64) -
         },
         now,
     );
-    stored.then_some(code)
+    Ok(stored.await?.then_some(code))
 }
 
 /// The pending login a form post belongs to, after the CSRF checks: the token in the
 /// form must equal the one stored with the login and the one in the cookie.
 // The error is the page to show; boxing it would only move the allocation.
 #[allow(clippy::result_large_err)]
-fn checked_pending(
+async fn checked_pending(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -318,8 +364,17 @@ fn checked_pending(
             "This sign-in has expired or was already finished. Start again from the application.",
         )
     };
-    let id = params.get("pending").ok_or_else(expired)?.to_owned();
-    let pending = s.store.pending(&id, now()).ok_or_else(expired)?;
+    let id = params
+        .get("pending")
+        .filter(|id| is_random_id(id))
+        .ok_or_else(expired)?
+        .to_owned();
+    let pending = s
+        .store
+        .pending(&id, now())
+        .await
+        .map_err(|e| store_down(&e))?
+        .ok_or_else(expired)?;
     let form_csrf = params.get("csrf").unwrap_or_default();
     let cookie_csrf = cookie(headers, &cookie_name(&id)).unwrap_or_default();
     let ok = form_csrf.as_bytes().ct_eq(pending.csrf.as_bytes())
@@ -369,36 +424,28 @@ pub(crate) async fn login(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (params, id, pending) = match checked_pending(&s, &headers, body) {
+    let (params, id, pending) = match checked_pending(&s, &headers, body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let now = now();
     if params.get("action") == Some("cancel") {
-        s.store.remove_pending(&id, now);
+        if let Err(e) = s.store.remove_pending(&id, now).await {
+            return store_down(&e);
+        }
         let resp = match &pending.device {
-            Some(d) => device_page::finish(&s, d, DeviceState::Denied, now),
+            Some(d) => device_page::finish(&s, d, DeviceState::Denied, now).await,
             None => {
                 reply_for(&s, &pending).error("access_denied", "the user cancelled the sign-in")
             }
         };
         return clear_cookie(resp, &id);
     }
-    let too_many = || {
-        tracing::info!(client = %pending.client_id, "sign-in ended after too many failed attempts");
-        s.store.remove_pending(&id, now);
-        let resp = match &pending.device {
-            Some(d) => device_page::finish(&s, d, DeviceState::Denied, now),
-            None => reply_for(&s, &pending).error(
-                "access_denied",
-                "too many failed sign-in attempts; start again from the application",
-            ),
-        };
-        clear_cookie(resp, &id)
-    };
     // Reserve an attempt before checking, so parallel posts cannot exceed the limit.
-    if !s.store.begin_login_attempt(&id, now) {
-        return too_many();
+    match s.store.begin_login_attempt(&id, now).await {
+        Ok(true) => {}
+        Ok(false) => return too_many(&s, &id, &pending, now).await,
+        Err(e) => return store_down(&e),
     }
     let username = params.get("username").unwrap_or_default().to_owned();
     let password = zeroize::Zeroizing::new(params.get("password").unwrap_or_default().to_owned());
@@ -416,8 +463,10 @@ pub(crate) async fn login(
     .flatten();
     let Some(user) = good.and_then(|name| s.registry.users.get(&name)) else {
         tracing::info!(client = %pending.client_id, "failed login");
-        if s.store.login_failed(&id, now) {
-            return too_many();
+        match s.store.login_failed(&id, now).await {
+            Ok(true) => return too_many(&s, &id, &pending, now).await,
+            Ok(false) => {}
+            Err(e) => return store_down(&e),
         }
         return pages::page(
             StatusCode::UNAUTHORIZED,
@@ -430,7 +479,9 @@ pub(crate) async fn login(
             ),
         );
     };
-    s.store.set_pending_user(&id, &user.username, now);
+    if let Err(e) = s.store.set_pending_user(&id, &user.username, now).await {
+        return store_down(&e);
+    }
     let scopes: Vec<&str> = pending.scope.iter().map(|t| t.as_str()).collect();
     pages::page(
         StatusCode::OK,
@@ -445,18 +496,36 @@ pub(crate) async fn login(
     )
 }
 
+/// Ends a login after too many wrong passwords.
+async fn too_many(s: &Shared, id: &str, pending: &Pending, now: u64) -> Response {
+    tracing::info!(client = %pending.client_id, "sign-in ended after too many failed attempts");
+    if let Err(e) = s.store.remove_pending(id, now).await {
+        return store_down(&e);
+    }
+    let resp = match &pending.device {
+        Some(d) => device_page::finish(s, d, DeviceState::Denied, now).await,
+        None => reply_for(s, pending).error(
+            "access_denied",
+            "too many failed sign-in attempts; start again from the application",
+        ),
+    };
+    clear_cookie(resp, id)
+}
+
 pub(crate) async fn consent(
     State(s): crate::provider::State,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let (params, id, _) = match checked_pending(&s, &headers, body) {
+    let (params, id, _) = match checked_pending(&s, &headers, body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let now = now();
-    let Some(pending) = s.store.remove_pending(&id, now) else {
-        return error_page(StatusCode::BAD_REQUEST, "This sign-in has expired.");
+    let pending = match s.store.remove_pending(&id, now).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return error_page(StatusCode::BAD_REQUEST, "This sign-in has expired."),
+        Err(e) => return store_down(&e),
     };
     let Some(user) = pending.user.clone() else {
         return error_page(StatusCode::BAD_REQUEST, "Sign in before giving consent.");
@@ -469,7 +538,7 @@ pub(crate) async fn consent(
             },
             _ => DeviceState::Denied,
         };
-        return clear_cookie(device_page::finish(&s, device, decision, now), &id);
+        return clear_cookie(device_page::finish(&s, device, decision, now).await, &id);
     }
     let reply = reply_for(&s, &pending);
     let resp = match params.get("decision") {
@@ -485,12 +554,13 @@ pub(crate) async fn consent(
                 login_hint: None,
                 dpop_jkt: pending.dpop_jkt.clone(),
             };
-            match issue_code(&s, &req, &user, pending.auth_time, now) {
-                Some(code) => {
+            match issue_code(&s, &req, &user, pending.auth_time, now).await {
+                Ok(Some(code)) => {
                     tracing::info!(client = %pending.client_id, user, "consent given");
                     reply.send(&[("code", &code)])
                 }
-                None => too_many_codes(&reply),
+                Ok(None) => too_many_codes(&reply),
+                Err(e) => store_down_redirect(&reply, &e),
             }
         }
         _ => reply.error("access_denied", "the user denied access"),

@@ -35,7 +35,7 @@ pub(crate) async fn device_authorization(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&s, &headers, body) {
+    match handle(&s, &headers, body).await {
         Ok(v) => {
             let mut resp = axum::Json(v).into_response();
             no_store(&mut resp);
@@ -48,13 +48,15 @@ pub(crate) async fn device_authorization(
     }
 }
 
-fn handle(
+async fn handle(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<serde_json::Value, OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, _) = authenticate(s, headers, &params, &s.url("/device_authorization"))?;
+    let (authenticated, _) =
+        authenticate(s, headers, &params, &s.url("/device_authorization")).await?;
+    let client = &*authenticated;
     if !client.allows(GrantType::DeviceCode) {
         return Err(unauthorized_client(format!(
             "client `{}` may not use the device code grant",
@@ -80,7 +82,7 @@ fn handle(
             expires: now + s.settings.device_ttl,
             interval: Duration::from_secs(s.settings.device_interval),
         };
-        match s.devices.insert(new, now) {
+        match s.store.insert_device(new, now).await? {
             Ok(()) => {
                 stored = Some(code);
                 break;

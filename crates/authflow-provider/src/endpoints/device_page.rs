@@ -15,9 +15,10 @@ use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use subtle::ConstantTimeEq as _;
 
-use super::authorize::{LOGIN_TTL, cookie, login_page};
+use super::authorize::{LOGIN_TTL, cookie, login_page, store_down};
 use crate::device_store::{DeviceInfo, DeviceState};
 use crate::form::{self, Params};
+use crate::grant_store::StoreError;
 use crate::hashing::{Digest, random_token};
 use crate::pages::{self, error_page};
 use crate::provider::Shared;
@@ -43,9 +44,10 @@ pub(crate) async fn show(
     if let Some(auto) = &s.settings.auto_approve
         && !given.is_empty()
     {
-        return match lookup(&s, given) {
-            Some(info) => approve_now(&s, &info, auto),
-            None => form(&headers, given, Some(WRONG_CODE), StatusCode::BAD_REQUEST),
+        return match lookup(&s, given).await {
+            Ok(Some(info)) => approve_now(&s, &info, auto).await,
+            Ok(None) => form(&headers, given, Some(WRONG_CODE), StatusCode::BAD_REQUEST),
+            Err(e) => store_down(&e),
         };
     }
     form(&headers, given, None, StatusCode::OK)
@@ -75,12 +77,16 @@ pub(crate) async fn submit(
         );
     }
     let given = params.get("user_code").unwrap_or_default();
-    let Some(info) = lookup(&s, given) else {
-        tracing::info!("wrong or expired user code entered");
-        return form(&headers, given, Some(WRONG_CODE), StatusCode::BAD_REQUEST);
+    let info = match lookup(&s, given).await {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            tracing::info!("wrong or expired user code entered");
+            return form(&headers, given, Some(WRONG_CODE), StatusCode::BAD_REQUEST);
+        }
+        Err(e) => return store_down(&e),
     };
     if let Some(auto) = &s.settings.auto_approve {
-        return approve_now(&s, &info, auto);
+        return approve_now(&s, &info, auto).await;
     }
     let now = now();
     let csrf = random_token();
@@ -100,40 +106,55 @@ pub(crate) async fn submit(
         attempts: 0,
         device: Some(info.device),
     };
-    let Some(id) = s.store.insert_pending(pending, now) else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins are in progress; try again in a few minutes.",
-        );
+    let id = match s.store.insert_pending(pending, now).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many sign-ins are in progress; try again in a few minutes.",
+            );
+        }
+        Err(e) => return store_down(&e),
     };
     login_page(&id, &csrf, &info.client_id)
 }
 
 const WRONG_CODE: &str = "That code is not valid or has expired. Check the code on your device.";
 
-fn lookup(s: &Shared, given: &str) -> Option<DeviceInfo> {
-    let code = user_code::normalize(given)?;
-    s.devices.by_user_code(&code, now())
+async fn lookup(s: &Shared, given: &str) -> Result<Option<DeviceInfo>, StoreError> {
+    let Some(code) = user_code::normalize(given) else {
+        return Ok(None);
+    };
+    s.store.device_by_user_code(&code, now()).await
 }
 
-fn approve_now(s: &Shared, info: &DeviceInfo, user: &str) -> Response {
+async fn approve_now(s: &Shared, info: &DeviceInfo, user: &str) -> Response {
     let now = now();
     tracing::info!(client = %info.client_id, user, "device auto-approved");
     let decision = DeviceState::Approved {
         user: user.to_owned(),
         auth_time: now,
     };
-    finish(s, &info.device, decision, now)
+    finish(s, &info.device, decision, now).await
 }
 
 /// Records the user's decision for a device and shows the outcome.
-pub(crate) fn finish(s: &Shared, device: &Digest, decision: DeviceState, now: u64) -> Response {
+pub(crate) async fn finish(
+    s: &Shared,
+    device: &Digest,
+    decision: DeviceState,
+    now: u64,
+) -> Response {
     let approved = matches!(decision, DeviceState::Approved { .. });
-    if !s.devices.decide(device, decision, now) {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This code has expired or was already used. Start again on your device.",
-        );
+    match s.store.decide_device(device, decision, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This code has expired or was already used. Start again on your device.",
+            );
+        }
+        Err(e) => return store_down(&e),
     }
     let title = if approved {
         "Device connected"

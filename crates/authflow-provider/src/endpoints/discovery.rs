@@ -49,10 +49,16 @@ fn scopes(registry: &Registry) -> Vec<String> {
         .values()
         .flat_map(|c| c.scope.iter().map(|t| t.as_str().to_owned()))
         .collect();
+    // The provider's own resource's scopes, `api:admin` (step-up) included, even when no
+    // client is allowed it by default.
+    all.extend(RESOURCE_SCOPES.iter().map(|s| (*s).to_owned()));
     all.sort();
     all.dedup();
     all
 }
+
+/// The scopes `/api/*` checks.
+pub(crate) const RESOURCE_SCOPES: [&str; 3] = ["api:read", "api:write", "api:admin"];
 
 pub(crate) fn documents(
     issuer: &IssuerUrl,
@@ -119,6 +125,21 @@ pub(crate) fn documents(
         // OIDC Discovery §3: RS256 must be listed; ID tokens are signed with it.
         "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
     });
+    let mut oauth = oauth;
+    if let Value::Object(m) = &mut oauth {
+        if settings.cimd.is_some() {
+            m.insert(
+                authflow::protocol::client_id_metadata::SUPPORTED_FIELD.into(),
+                json!(true),
+            );
+        }
+        if settings.registration.is_some() {
+            m.insert(
+                "registration_endpoint".into(),
+                json!(format!("{iss}/register")),
+            );
+        }
+    }
     let mut openid = oauth.clone();
     if let Value::Object(m) = &mut openid {
         m.insert("subject_types_supported".into(), json!(["public"]));

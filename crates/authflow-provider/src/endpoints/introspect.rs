@@ -26,7 +26,7 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&s, &headers, body) {
+    match handle(&s, &headers, body).await {
         Ok(v) => {
             let mut resp = axum::Json(v).into_response();
             no_store(&mut resp);
@@ -36,13 +36,14 @@ pub(crate) async fn introspect(
     }
 }
 
-fn handle(
+async fn handle(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, method) = authenticate(s, headers, &params, &s.url("/introspect"))?;
+    let (authenticated, method) = authenticate(s, headers, &params, &s.url("/introspect")).await?;
+    let client = &*authenticated;
     if method == Method::None {
         return Err(invalid_client(
             "introspection needs an authenticated (confidential) client",
@@ -54,7 +55,7 @@ fn handle(
     let may_see = |owner: &str| client.introspect_any || owner == client.id.as_str();
     let now = now();
     if let Some(c) = s.verify_own_token(token, false) {
-        if !may_see(&c.client_id) || s.store.is_revoked(&c.jti, c.gid.as_deref(), now) {
+        if !may_see(&c.client_id) || s.store.is_revoked(&c.jti, c.gid.as_deref(), now).await? {
             return Ok(json!({"active": false}));
         }
         // RFC 9449 §6.2: a bound token's key is shown as `cnf`.
@@ -81,7 +82,7 @@ fn handle(
     }
     // Refresh tokens: only their own client may look at them (a resource server never
     // receives one).
-    match s.store.refresh_info(&sha256(token.as_bytes()), now) {
+    match s.store.refresh_info(&sha256(token.as_bytes()), now).await? {
         Some(info) if info.client_id == client.id.as_str() => {
             let mut v = json!({
                 "active": true,

@@ -6,6 +6,7 @@ pub(crate) mod device_page;
 pub(crate) mod discovery;
 pub(crate) mod introspect;
 pub(crate) mod par;
+pub(crate) mod register;
 pub(crate) mod resource;
 pub(crate) mod revoke;
 pub(crate) mod token;

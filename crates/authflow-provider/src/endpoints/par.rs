@@ -26,7 +26,7 @@ pub(crate) async fn par(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut resp = match handle(&s, &headers, body) {
+    let mut resp = match handle(&s, &headers, body).await {
         Ok(v) => {
             let mut resp = (StatusCode::CREATED, axum::Json(v)).into_response();
             no_store(&mut resp);
@@ -41,15 +41,16 @@ pub(crate) async fn par(
     resp
 }
 
-fn handle(
+async fn handle(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Value, OAuthError> {
     let params = form_body(headers, body)?;
     let proof = s.dpop.check(headers, &s.par_url)?;
-    let (client, _) = authenticate(s, headers, &params, s.par_url.as_str())?;
-    s.dpop.remember(proof.as_ref())?;
+    let (authenticated, _) = authenticate(s, headers, &params, s.par_url.as_str()).await?;
+    let client = &*authenticated;
+    s.dpop.remember(&s.store, proof.as_ref()).await?;
     if params.get("request_uri").is_some() {
         return Err(invalid_request(
             "request_uri must not be sent to the PAR endpoint (RFC 9126 §2.1)",
@@ -86,13 +87,17 @@ fn handle(
     }
     let client_id = req.client_id.clone();
     let ttl = s.settings.par_ttl;
-    let uri = s.par.push(req, ttl, now()).ok_or_else(|| {
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "too many pushed authorization requests are waiting; try again in a minute",
-        )
-    })?;
+    let uri = s
+        .store
+        .push_request(req, ttl, now())
+        .await?
+        .ok_or_else(|| {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "too many pushed authorization requests are waiting; try again in a minute",
+            )
+        })?;
     tracing::info!(client = %client_id, "authorization request pushed");
     Ok(json!({"request_uri": uri, "expires_in": ttl}))
 }

@@ -71,12 +71,14 @@ fn bearer_challenge(
 /// The validator behind `/api/*` and `/userinfo`: the library's RFC 9068 resource server,
 /// given this provider's access token key (no fetching), `EdDSA` only, and the issuer as
 /// the one audience (tokens for other resources are refused here). Both also take
-/// DPoP-bound tokens with proofs for the issuer's URL (an in-memory replay cache: one
-/// instance), with the token endpoint's `nonces` when the provider requires them.
+/// DPoP-bound tokens with proofs for the issuer's URL, with the token endpoint's `nonces`
+/// when the provider requires them. Proofs are remembered in `shared` when the provider's
+/// store is shared, else in the library's in-memory cache.
 pub(crate) fn resource_server(
     issuer: &IssuerUrl,
     key: &SigningKey,
     nonces: Option<authflow::protocol::dpop::DpopNonces>,
+    shared: Option<crate::grant_store::SharedProofCache>,
 ) -> ResourceServer {
     let keys: Option<JwkSet> = serde_json::from_value(json!({ "keys": [key.public_jwk()] })).ok();
     let iss = issuer.as_issuer_str();
@@ -91,6 +93,9 @@ pub(crate) fn resource_server(
     if let Ok(mut dpop) = DpopConfig::new(iss) {
         if let Some(n) = nonces {
             dpop = dpop.nonces(n);
+        }
+        if let Some(cache) = shared {
+            dpop = dpop.replay_cache(cache);
         }
         b = b.dpop(dpop);
     }
@@ -117,7 +122,10 @@ pub(crate) async fn authorize(
         .await
         .map_err(|r| refusal(s, r.rejection(), r.scheme()))?;
     let scheme = Some(principal.scheme());
-    if revoked_or_expired(s, &principal) {
+    if revoked_or_expired(s, &principal)
+        .await
+        .map_err(|e| unavailable(&e))?
+    {
         return Err(refusal(s, &revoked(), scheme));
     }
     if let Some(scope) = scope {
@@ -134,7 +142,10 @@ fn revoked() -> Rejection {
 
 /// Checks only the issuer can make: revocation (of the token or of its grant), and `exp`
 /// without leeway (issuer and resource share one clock here).
-fn revoked_or_expired(s: &Shared, principal: &Principal) -> bool {
+async fn revoked_or_expired(
+    s: &Shared,
+    principal: &Principal,
+) -> Result<bool, crate::grant_store::StoreError> {
     let claim = |k: &str| principal.claims.get(k);
     let jti = claim("jti").and_then(Value::as_str).unwrap_or_default();
     let gid = claim("gid").and_then(Value::as_str);
@@ -142,7 +153,20 @@ fn revoked_or_expired(s: &Shared, principal: &Principal) -> bool {
     let expired = claim("exp")
         .and_then(Value::as_u64)
         .is_none_or(|exp| exp <= now);
-    expired || s.store.is_revoked(jti, gid, now)
+    Ok(expired || s.store.is_revoked(jti, gid, now).await?)
+}
+
+/// `503` when revocation cannot be checked: the token is not accepted unchecked.
+fn unavailable(e: &crate::grant_store::StoreError) -> Response {
+    tracing::error!(error = %e, "store unavailable at the protected resource");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({
+            "error": "temporarily_unavailable",
+            "error_description": "the access token cannot be checked right now; try again shortly",
+        })),
+    )
+        .into_response()
 }
 
 /// A refusal at `/api/*`: this provider's Bearer challenge (realm, quirks, JSON body),
@@ -261,6 +285,22 @@ pub(crate) async fn read(
             ],
         }))
         .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/admin`: needs `api:admin`, which no client gets unless it asks for it, so
+/// a client with an ordinary token meets `403 insufficient_scope` and must step up.
+pub(crate) async fn admin(
+    State(s): crate::provider::State,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    match authorize(&s, &method, &uri, &headers, Some("api:admin")).await {
+        Ok(p) => {
+            axum::Json(json!({"admin": p.subject, "scope": p.scope.to_string()})).into_response()
+        }
         Err(r) => r,
     }
 }

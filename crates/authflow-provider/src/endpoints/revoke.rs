@@ -19,20 +19,21 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&s, &headers, body) {
+    match handle(&s, &headers, body).await {
         // RFC 7009 §2.2: 200 whether or not the token was known.
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => error_response(&e),
     }
 }
 
-fn handle(
+async fn handle(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(), OAuthError> {
     let params = form_body(headers, body)?;
-    let (client, _) = authenticate(s, headers, &params, &s.url("/revoke"))?;
+    let (authenticated, _) = authenticate(s, headers, &params, &s.url("/revoke")).await?;
+    let client = &*authenticated;
     let token = params
         .get("token")
         .ok_or_else(|| invalid_request("token is missing"))?;
@@ -40,6 +41,7 @@ fn handle(
     // The hint only orders the look-ups; both kinds are always tried (§2.1).
     if s.store
         .revoke_refresh(&sha256(token.as_bytes()), client.id.as_str(), now)
+        .await?
     {
         tracing::info!(client = %client.id, "refresh token revoked with its grant");
         return Ok(());
@@ -50,7 +52,7 @@ fn handle(
         .verify_own_token(token, true)
         .filter(|c| c.client_id == client.id.as_str())
     {
-        s.store.revoke_jti(&claims.jti, claims.exp, now);
+        s.store.revoke_jti(&claims.jti, claims.exp, now).await?;
         tracing::info!(client = %client.id, "access token revoked");
     }
     Ok(())

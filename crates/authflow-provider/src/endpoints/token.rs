@@ -28,6 +28,7 @@ use crate::errors::{
     error, invalid_grant, invalid_request, invalid_scope, no_store, render, unauthorized_client,
 };
 use crate::form::Params;
+use crate::grant_store::RefreshUse;
 use crate::hashing::{random_id, random_token, sha256};
 use crate::jwt::{AccessClaims, Confirmation, IdClaims, at_hash};
 use crate::provider::Shared;
@@ -41,7 +42,7 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut resp = match handle(&s, &headers, body) {
+    let mut resp = match handle(&s, &headers, body).await {
         Ok(issued) => respond(&s, &issued),
         Err(e) => {
             tracing::debug!(error = %e.error, "token request refused");
@@ -66,7 +67,7 @@ pub(super) struct Issued {
     pub dpop_bound: bool,
 }
 
-fn handle(
+async fn handle(
     s: &Shared,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -79,8 +80,9 @@ fn handle(
     // no client assertion.
     let proof = s.dpop.check(headers, &s.token_url)?;
     let token_url = s.url("/token");
-    let (client, method) = authenticate(s, headers, &params, &token_url)?;
-    s.dpop.remember(proof.as_ref())?;
+    let (authenticated, method) = authenticate(s, headers, &params, &token_url).await?;
+    let client = &*authenticated;
+    s.dpop.remember(&s.store, proof.as_ref()).await?;
     if client.dpop_bound_access_tokens && proof.is_none() {
         return Err(crate::dpop::refusal(
             &authflow::protocol::dpop::DpopError::Missing,
@@ -88,17 +90,17 @@ fn handle(
     }
     let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     match grant_type {
-        "authorization_code" => authorization_code(s, client, &params, jkt),
-        "refresh_token" => refresh(s, client, &params, jkt),
+        "authorization_code" => authorization_code(s, client, &params, jkt).await,
+        "refresh_token" => refresh(s, client, &params, jkt).await,
         "client_credentials" => client_credentials(s, client, &params, jkt),
         authflow::protocol::device::DEVICE_CODE_GRANT => {
-            super::token_device::device_code(s, client, &params, jkt)
+            super::token_device::device_code(s, client, &params, jkt).await
         }
         crate::registry::TOKEN_EXCHANGE_GRANT => {
-            super::token_exchange::token_exchange(s, client, method, &params, jkt)
+            super::token_exchange::token_exchange(s, client, method, &params, jkt).await
         }
         authflow::protocol::client_assertion::JWT_BEARER_GRANT => {
-            super::token_jwt_bearer::jwt_bearer(s, client, &params, jkt)
+            super::token_jwt_bearer::jwt_bearer(s, client, &params, jkt).await
         }
         other => Err(error(
             StatusCode::BAD_REQUEST,
@@ -220,7 +222,7 @@ pub(super) fn refresh_binding(client: &Client, jkt: Option<&str>) -> Option<Stri
         .map(str::to_owned)
 }
 
-fn authorization_code(
+async fn authorization_code(
     s: &Shared,
     client: &Client,
     p: &Params,
@@ -276,6 +278,7 @@ fn authorization_code(
     let (rec, gid) = s
         .store
         .take_code(&sha256(code.as_bytes()), now, bindings)
+        .await?
         .map_err(|e| match e {
             CodeError::Invalid => invalid_grant("the code is invalid, expired or already used"),
             CodeError::Replayed => {
@@ -294,7 +297,7 @@ fn authorization_code(
         rec.auth_time,
     )
     .bound_to(refresh_binding(client, jkt));
-    if !s.store.create_grant(&gid, grant, refresh, now) {
+    if !s.store.create_grant(&gid, grant, refresh, now).await? {
         return Err(invalid_grant(
             "the code was already used; the grant is revoked",
         ));
@@ -368,7 +371,7 @@ pub(super) fn id_token(
     s.id_key.sign_id_token(&claims).ok()
 }
 
-fn refresh(
+async fn refresh(
     s: &Shared,
     client: &Client,
     p: &Params,
@@ -385,16 +388,18 @@ fn refresh(
     let next = refresh_token
         .as_ref()
         .map(|t| (sha256(t.as_bytes()), now + s.settings.refresh_ttl));
+    let hash = sha256(token.as_bytes());
     let grant = s
         .store
-        .refresh(
-            &sha256(token.as_bytes()),
-            client.id.as_str(),
-            jkt,
-            requested.as_ref(),
+        .refresh(RefreshUse {
+            hash: &hash,
+            client_id: client.id.as_str(),
+            dpop_jkt: jkt,
+            requested: requested.as_ref(),
             next,
             now,
-        )
+        })
+        .await?
         .map_err(|e| match e {
             RefreshError::Invalid => {
                 invalid_grant("the refresh token is invalid, expired, revoked or another client's")

@@ -19,7 +19,7 @@ use crate::registry::{Client, GrantType};
 use crate::store::Grant;
 use crate::time::now;
 
-pub(super) fn device_code(
+pub(super) async fn device_code(
     s: &Shared,
     client: &Client,
     p: &Params,
@@ -31,12 +31,15 @@ pub(super) fn device_code(
         .ok_or_else(|| invalid_request("device_code is missing"))?;
     let aud = audience(s, client, p)?;
     let now = now();
-    let poll = s.devices.poll(
-        &sha256(code.as_bytes()),
-        client.id.as_str(),
-        Instant::now(),
-        now,
-    );
+    let poll = s
+        .store
+        .poll_device(
+            &sha256(code.as_bytes()),
+            client.id.as_str(),
+            Instant::now(),
+            now,
+        )
+        .await?;
     let (user, scope, auth_time) = match poll {
         Poll::Approved {
             user,
@@ -89,7 +92,7 @@ pub(super) fn device_code(
         auth_time,
     )
     .bound_to(refresh_binding(client, jkt));
-    if !s.store.create_grant(&gid, grant, refresh, now) {
+    if !s.store.create_grant(&gid, grant, refresh, now).await? {
         return Err(invalid_grant("the grant was revoked"));
     }
     let scope_text = scope.to_string();

@@ -18,7 +18,7 @@ use crate::registry::TokenEndpointAuthMethod as Method;
 use crate::registry::{Client, GrantType};
 use crate::time::now;
 
-pub(super) fn token_exchange(
+pub(super) async fn token_exchange(
     s: &Shared,
     client: &Client,
     method: Method,
@@ -56,10 +56,17 @@ pub(super) fn token_exchange(
         )));
     }
     let now = now();
+    let invalid = || invalid_request("the subject_token is invalid, expired or revoked");
     let claims = s
         .verify_own_token(subject, false)
-        .filter(|c| c.exp > now && !s.store.is_revoked(&c.jti, c.gid.as_deref(), now))
-        .ok_or_else(|| invalid_request("the subject_token is invalid, expired or revoked"))?;
+        .filter(|c| c.exp > now)
+        .ok_or_else(invalid)?;
+    if s.store
+        .is_revoked(&claims.jti, claims.gid.as_deref(), now)
+        .await?
+    {
+        return Err(invalid());
+    }
     let resource = p
         .get("resource")
         .map(|r| {

@@ -13,12 +13,13 @@ use crate::client_auth::MAX_ASSERTION_LIFETIME;
 use crate::client_keys::{LEEWAY, audience_ok, check_lifetime, verify_with};
 use crate::errors::{error, invalid_grant, invalid_request, invalid_scope};
 use crate::form::Params;
+use crate::grant_store::ReplayKind;
 use crate::provider::Shared;
 use crate::registry::{Client, GrantType};
 use crate::replay::Use;
 use crate::time::now;
 
-pub(super) fn jwt_bearer(
+pub(super) async fn jwt_bearer(
     s: &Shared,
     client: &Client,
     p: &Params,
@@ -63,11 +64,12 @@ pub(super) fn jwt_bearer(
         None => client.scope.to_string(),
     };
     let aud = audience(s, client, p)?;
-    match s.replay.first_use(
-        &["jwt-bearer", client.id.as_str(), jti],
-        exp + LEEWAY + 1,
-        now,
-    ) {
+    let parts = ["jwt-bearer", client.id.as_str(), jti];
+    match s
+        .store
+        .first_use(ReplayKind::Assertion, &parts, exp + LEEWAY + 1, now)
+        .await?
+    {
         Use::First => {}
         Use::Replayed => return Err(invalid_grant("the assertion was already used (jti)")),
         Use::Full => {

@@ -9,13 +9,40 @@ pub const CLI_REDIRECT: &str = "http://127.0.0.1:43210/callback";
 /// A resource server registered on every test provider: it may introspect any token.
 pub const RS: (&str, &str) = ("test-rs", "test-rs-secret");
 
+/// Where a test pass keeps the providers' state.
+// Each pass names one of them.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Memory,
+    /// A real Redis server, one namespace per provider (memory when redis-server is
+    /// missing: the pass says so).
+    Redis,
+}
+
 pub struct Server {
     pub base: String,
     pub provider: Provider,
     pub http: reqwest::Client,
 }
 
-/// Starts a demo provider (plus whatever `configure` adds) on 127.0.0.1:0.
+/// `b` with this pass's store; on Redis, with the keys kept there (every instance of
+/// one provider must share them).
+async fn with_store(b: ProviderBuilder) -> ProviderBuilder {
+    #[cfg(feature = "redis")]
+    if crate::STORE == Store::Redis
+        && let Some(store) = crate::redis_server::fresh_store("it").await
+    {
+        return b
+            .signing_key(store.signing_key().await.unwrap())
+            .id_token_key(store.id_token_key().await.unwrap())
+            .redis_store(store);
+    }
+    b
+}
+
+/// Starts a demo provider (plus whatever `configure` adds) on 127.0.0.1:0, its state in
+/// this pass's store.
 pub async fn start(configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -29,6 +56,7 @@ pub async fn start(configure: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -
         .issuer(IssuerUrl::new(&base).unwrap())
         .demo()
         .client(rs);
+    let builder = with_store(builder).await;
     let provider = configure(builder).build().unwrap();
     let router = provider.router();
     tokio::spawn(async move {

@@ -7,10 +7,11 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use url::Url;
 
-use super::error::Error;
+use super::error::{EndpointKind, Error};
 use super::http::{HttpClient, display_url};
-use crate::protocol::discovery::{self, ServerMetadata};
+use crate::protocol::discovery::ServerMetadata;
 use crate::protocol::dpop::{self, DpopProver};
+use crate::protocol::error::OAuthErrorCode;
 use crate::protocol::introspection::{self, IntrospectionResponse};
 use crate::protocol::revocation::{self, TokenTypeHint};
 use crate::protocol::token_response::parse_token_response;
@@ -233,6 +234,27 @@ impl OAuthClientBuilder {
     pub async fn discover(mut self, issuer: &IssuerUrl) -> Result<OAuthClient, Error> {
         let http = self.http_or_default()?;
         let metadata = fetch_metadata(http.as_ref(), issuer).await?;
+        self.http = Some(http);
+        self.with_metadata(issuer, metadata)
+    }
+
+    /// Builds the client from metadata fetched already (say, by
+    /// [`discover_for_resource`](super::discover_for_resource)), as
+    /// [`discover`](Self::discover) would from what it fetches. The document must name
+    /// `issuer`.
+    pub fn with_metadata(
+        mut self,
+        issuer: &IssuerUrl,
+        metadata: ServerMetadata,
+    ) -> Result<OAuthClient, Error> {
+        if !issuer.matches(&metadata.issuer) {
+            return Err(Error::Discovery(
+                crate::protocol::DiscoveryError::IssuerMismatch {
+                    expected: issuer.as_issuer_str().to_owned(),
+                    found: metadata.issuer.chars().take(200).collect(),
+                },
+            ));
+        }
         let found = Endpoints::from_metadata(&metadata);
         let e = &mut self.endpoints;
         e.authorization = e.authorization.take().or(found.authorization);
@@ -253,7 +275,6 @@ impl OAuthClientBuilder {
                 .credentials
                 .with_authentication(ClientAuthentication::SecretPost(secret.clone()));
         }
-        self.http = Some(http);
         self.finish(Some(metadata))
     }
 
@@ -268,9 +289,7 @@ impl OAuthClientBuilder {
             Ok(h)
         }
         #[cfg(not(feature = "reqwest"))]
-        Err(Error::Config(
-            "no HTTP client: enable the `reqwest` feature or call `http_client`".into(),
-        ))
+        Err(Error::NoHttpClient)
     }
 
     fn finish(mut self, metadata: Option<ServerMetadata>) -> Result<OAuthClient, Error> {
@@ -298,37 +317,16 @@ async fn fetch_metadata(
     http: &dyn HttpClient,
     issuer: &IssuerUrl,
 ) -> Result<ServerMetadata, Error> {
-    let urls = [
-        discovery::oauth_metadata_url(issuer),
-        discovery::openid_configuration_url(issuer),
-    ];
-    let mut failures = Vec::new();
-    for url in urls {
-        ensure_secure_url(&url)?;
-        let req = discovery::metadata_request(&url)?;
-        let resp = http.send(req, MAX_RESPONSE_BYTES).await?;
-        tracing::debug!(url = %url, status = resp.status().as_u16(), "discovery");
-        match discovery::parse_metadata(&resp, issuer) {
-            Ok(m) => return Ok(m),
-            // Servers publish one document or the other; some answer 400, 403 or an
-            // HTML page where they have none: then the other one is tried.
-            Err(
-                e @ discovery::DiscoveryError::Response(
-                    ResponseError::Status { .. }
-                    | ResponseError::ContentType { .. }
-                    | ResponseError::Malformed { .. },
-                ),
-            ) => failures.push(format!("{url}: {e}")),
-            // A real document that is wrong (another issuer, an http endpoint) is an
-            // attack or a misconfiguration, never a reason to look elsewhere.
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Config(format!(
-        "no usable metadata for issuer {}; check the issuer URL ({})",
-        issuer.as_issuer_str(),
-        failures.join("; ")
-    )))
+    use super::resource_discovery::{MetadataFailure, fetch_server_metadata};
+    fetch_server_metadata(http, issuer)
+        .await
+        .map_err(|f| match f {
+            MetadataFailure::Http(e) => Error::Http(e),
+            MetadataFailure::Build(e) => Error::Build(e),
+            MetadataFailure::InvalidUrl(e) => Error::InvalidValue(e),
+            MetadataFailure::Wrong { source, .. } => Error::Discovery(source),
+            MetadataFailure::NotFound { issuer, tried } => Error::NoMetadata { issuer, tried },
+        })
 }
 
 impl OAuthClient {
@@ -386,11 +384,12 @@ impl OAuthClient {
         &self,
         redirect_uri: RedirectUri,
     ) -> Result<AuthorizationRequest, Error> {
-        let endpoint = self.inner.endpoints.authorization.clone().ok_or_else(|| {
-            Error::Config(
-                "no authorization endpoint: configure one or build the client by discovery".into(),
-            )
-        })?;
+        let endpoint = self
+            .inner
+            .endpoints
+            .authorization
+            .clone()
+            .ok_or(Error::MissingEndpoint(EndpointKind::Authorization))?;
         let mut req = AuthorizationRequest::new(
             endpoint,
             self.inner.credentials.client_id().clone(),
@@ -427,9 +426,7 @@ impl OAuthClient {
         let par_endpoint = self.inner.endpoints.pushed_authorization.as_ref();
         let use_par = self.inner.par || requires;
         if use_par && par_endpoint.is_none() {
-            return Err(Error::Config(
-                "pushed authorization requests are required but the server announces no `pushed_authorization_request_endpoint`".into(),
-            ));
+            return Err(Error::MissingEndpoint(EndpointKind::PushedAuthorization));
         }
         let mut rng = crate::random::ThreadRandom;
         let signer = self.inner.request_signer.as_deref();
@@ -455,7 +452,10 @@ impl OAuthClient {
                     &mut rng,
                 )
                 .await
-                .map_err(|e| Error::Config(format!("cannot sign the request object: {e}")))?;
+                .map_err(|source| Error::Sign {
+                    what: "request object",
+                    source,
+                })?;
                 if !use_par {
                     let url = request_object::authorization_url_with_request(
                         request.endpoint(),
@@ -469,9 +469,7 @@ impl OAuthClient {
             None => params,
         };
         let Some(endpoint) = par_endpoint else {
-            return Err(Error::Config(
-                "no pushed authorization request endpoint".into(),
-            ));
+            return Err(Error::MissingEndpoint(EndpointKind::PushedAuthorization));
         };
         let pushed = self
             .with_client_auth(
@@ -503,21 +501,24 @@ impl OAuthClient {
         pending: &PendingAuthorization,
         code: AuthorizationCode,
     ) -> Result<TokenResponse, Error> {
-        if let (Some(started_at), Some(mine)) = (&pending.issuer, &self.inner.issuer)
-            && started_at != mine
+        // RFC 9700 §4.4: a login started at an issuer finishes only at that issuer, and
+        // fails closed when this client cannot say which issuer it is.
+        if let Some(started_at) = &pending.issuer
+            && self.inner.issuer.as_ref() != Some(started_at)
         {
-            return Err(Error::Config(format!(
-                "this login was started at `{}` but is being finished at `{}` (mix-up); start again",
-                started_at.as_issuer_str(),
-                mine.as_issuer_str()
-            )));
+            return Err(Error::MixUp {
+                started_at: started_at.as_issuer_str().to_owned(),
+                finishing_at: self.inner.issuer.as_ref().map_or_else(
+                    || "(no issuer configured)".to_owned(),
+                    |i| i.as_issuer_str().to_owned(),
+                ),
+            });
         }
         if &pending.client_id != self.inner.credentials.client_id() {
-            return Err(Error::Config(format!(
-                "this login was started by client `{}` but is being finished by client `{}`",
-                pending.client_id,
-                self.inner.credentials.client_id()
-            )));
+            return Err(Error::ClientMismatch {
+                started_by: pending.client_id.to_string(),
+                finishing_by: self.inner.credentials.client_id().to_string(),
+            });
         }
         let grant = pending.exchange_grant(code);
         self.request_token(&grant, &pending.resources).await
@@ -680,7 +681,7 @@ impl OAuthClient {
                 // RFC 9449 §8: the server wants (another) nonce; it sent it with the error.
                 Err(ResponseError::OAuth(e))
                     if nonce_retry
-                        && e.is(dpop::USE_DPOP_NONCE)
+                        && e.code() == OAuthErrorCode::UseDpopNonce
                         && dpop::nonce_from(resp.headers()).is_some() =>
                 {
                     tracing::debug!("use_dpop_nonce: retrying with the server's nonce");
@@ -714,7 +715,10 @@ impl OAuthClient {
         creds
             .with_fresh_assertion(&audience, SystemTime::now(), &mut rng)
             .await
-            .map_err(|e| Error::Config(format!("cannot sign the client assertion: {e}")))
+            .map_err(|source| Error::Sign {
+                what: "client assertion",
+                source,
+            })
     }
 
     /// Adds a DPoP proof for `req` with the server's latest nonce.
@@ -739,7 +743,10 @@ impl OAuthClient {
                 SystemTime::now(),
                 &mut crate::random::ThreadRandom,
             )
-            .map_err(|e| Error::Config(format!("cannot sign the DPoP proof: {e}")))?;
+            .map_err(|source| Error::Sign {
+                what: "DPoP proof",
+                source,
+            })?;
         let mut proof = proof;
         proof.set_sensitive(true);
         req.headers_mut().insert(dpop::DPOP_HEADER, proof);
@@ -747,11 +754,11 @@ impl OAuthClient {
     }
 
     fn token_endpoint(&self) -> Result<&EndpointUrl, Error> {
-        self.inner.endpoints.token.as_ref().ok_or_else(|| {
-            Error::Config(
-                "no token endpoint: configure one or build the client by discovery".into(),
-            )
-        })
+        self.inner
+            .endpoints
+            .token
+            .as_ref()
+            .ok_or(Error::MissingEndpoint(EndpointKind::Token))
     }
 
     fn effective_credentials(&self) -> Credentials {
@@ -782,12 +789,12 @@ impl OAuthClient {
         token: &str,
         hint: Option<TokenTypeHint>,
     ) -> Result<(), Error> {
-        let endpoint = self.inner.endpoints.revocation.as_ref().ok_or_else(|| {
-            Error::Config(
-                "the server has no revocation endpoint; tokens can only be forgotten locally"
-                    .into(),
-            )
-        })?;
+        let endpoint = self
+            .inner
+            .endpoints
+            .revocation
+            .as_ref()
+            .ok_or(Error::MissingEndpoint(EndpointKind::Revocation))?;
         self.with_client_auth(
             |creds| {
                 Ok(revocation::revocation_request(
@@ -836,7 +843,7 @@ impl OAuthClient {
             .endpoints
             .introspection
             .as_ref()
-            .ok_or_else(|| Error::Config("the server has no introspection endpoint".into()))?;
+            .ok_or(Error::MissingEndpoint(EndpointKind::Introspection))?;
         self.with_client_auth(
             |creds| {
                 Ok(introspection::introspection_request(

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 
-use super::error::Error;
+use super::error::{EndpointKind, Error};
 use super::oauth_client::OAuthClient;
 use crate::protocol::form_get_json;
 use crate::protocol::id_token::{
@@ -27,9 +27,11 @@ impl OAuthClient {
     }
 
     async fn fetch_jwks(&self) -> Result<Arc<JwkSet>, Error> {
-        let uri = self.endpoints().jwks.as_ref().ok_or_else(|| {
-            Error::Config("the provider announces no jwks_uri; ID tokens cannot be checked".into())
-        })?;
+        let uri = self
+            .endpoints()
+            .jwks
+            .as_ref()
+            .ok_or(Error::MissingEndpoint(EndpointKind::Jwks))?;
         let req = form_get_json(uri.as_url())?;
         let resp = self.send(req).await?;
         let label = uri.to_string();
@@ -57,11 +59,7 @@ impl OAuthClient {
         nonce: Option<&Nonce>,
         access_token: Option<&AccessToken>,
     ) -> Result<IdTokenClaims, Error> {
-        let issuer = self.issuer().ok_or_else(|| {
-            Error::Config(
-                "the issuer is unknown; build the client by discovery to check ID tokens".into(),
-            )
-        })?;
+        let issuer = self.issuer().ok_or(Error::UnknownIssuer)?;
         let algorithms = self
             .metadata()
             .and_then(|m| m.id_token_signing_alg_values_supported.clone())
@@ -92,10 +90,11 @@ impl OAuthClient {
         access_token: &AccessToken,
         expected_sub: Option<&str>,
     ) -> Result<Map<String, Value>, Error> {
-        let endpoint =
-            self.endpoints().userinfo.as_ref().ok_or_else(|| {
-                Error::Config("the provider announces no userinfo endpoint".into())
-            })?;
+        let endpoint = self
+            .endpoints()
+            .userinfo
+            .as_ref()
+            .ok_or(Error::MissingEndpoint(EndpointKind::Userinfo))?;
         let req = userinfo_request(endpoint, access_token)?;
         let label = endpoint.to_string();
         let resp = self.send(req).await?;

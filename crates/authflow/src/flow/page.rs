@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::html::escape;
+
 /// What the page says.
 pub(crate) enum Page<'a> {
     Success,
@@ -66,23 +68,6 @@ h1{{color:{tone};font-size:1.5rem}}p{{line-height:1.5}}</style></head>\
         );
         html
     }
-}
-
-/// HTML-escapes text from the server (error descriptions) before it goes in the page.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! Build the request with [`metadata_request`] on [`oauth_metadata_url`] (or
 //! [`openid_configuration_url`]), send it, then check the answer with [`parse_metadata`],
 //! which refuses a document whose `issuer` is not the one asked for (mix-up defence).
+//! [`read_metadata_lenient`] reads a document that fails those checks, for reports on the
+//! server such as [`audit`](super::audit), never for talking to it.
 //!
 //! ```
 //! use authflow::protocol::discovery::{metadata_request, oauth_metadata_url};
@@ -32,7 +34,9 @@ use crate::types::{EndpointUrl, InvalidValue, IssuerUrl};
 /// Lists are `None` when the server left them out, which differs from an empty list:
 /// RFC 8414 gives defaults for some (see [`supports_grant`](Self::supports_grant) and
 /// [`supports_auth_method`](Self::supports_auth_method)). Fields authflow does not model
-/// are kept in [`extra`](Self::extra).
+/// are kept in [`extra`](Self::extra), and so is a value of the wrong shape in a field
+/// authflow only reports on (PAR, request objects, JWT and mTLS client authentication):
+/// such a field never makes a document unusable.
 ///
 /// Serializes to and deserializes from the RFC 8414 JSON form, e.g. for a cache; only
 /// [`parse_metadata`] checks the issuer.
@@ -101,6 +105,28 @@ pub struct ServerMetadata {
     /// `subject_types_supported` (OpenID Connect).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_types_supported: Option<Vec<String>>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §5): authorization requests only
+    /// through PAR.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    /// `request_parameter_supported` (RFC 9101 §10.1): request objects by value. `None`
+    /// when absent, which OpenID Connect Discovery reads as `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_parameter_supported: Option<bool>,
+    /// `request_object_signing_alg_values_supported` (RFC 9101 §10.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg_values_supported: Option<Vec<String>>,
+    /// `require_signed_request_object` (RFC 9101 §10.5): parameters only in a signed
+    /// request object.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_request_object: bool,
+    /// `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2): algorithms for
+    /// `private_key_jwt` and `client_secret_jwt` assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// Every other field, as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -110,10 +136,7 @@ impl ServerMetadata {
     /// Whether the server accepts authorization requests only through PAR
     /// (`require_pushed_authorization_requests`, RFC 9126 §5).
     pub fn requires_pushed_authorization(&self) -> bool {
-        self.extra
-            .get("require_pushed_authorization_requests")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.require_pushed_authorization_requests
     }
 
     /// Metadata for a server configured by hand rather than discovered: only the issuer and
@@ -141,6 +164,12 @@ impl ServerMetadata {
             id_token_signing_alg_values_supported: None,
             dpop_signing_alg_values_supported: None,
             subject_types_supported: None,
+            require_pushed_authorization_requests: false,
+            request_parameter_supported: None,
+            request_object_signing_alg_values_supported: None,
+            require_signed_request_object: false,
+            token_endpoint_auth_signing_alg_values_supported: None,
+            tls_client_certificate_bound_access_tokens: false,
             extra: Map::new(),
         }
     }
@@ -254,48 +283,145 @@ pub fn parse_metadata(
     expected_issuer: &IssuerUrl,
 ) -> Result<ServerMetadata, DiscoveryError> {
     let mut f = read_fields(resp, Formats::Json)?;
-    let issuer = match f.remove("issuer") {
+    let issuer = match f.get("issuer") {
         None | Some(Value::Null) => return Err(DiscoveryError::MissingField("issuer")),
         Some(Value::String(s)) => s,
         Some(_) => return Err(invalid("issuer", "must be a string")),
     };
     // Before anything else: a document from the wrong issuer must not be read further.
-    if !expected_issuer.matches(&issuer) {
+    if !expected_issuer.matches(issuer) {
         return Err(DiscoveryError::IssuerMismatch {
             expected: expected_issuer.as_issuer_str().to_owned(),
             found: issuer.chars().take(200).collect(),
         });
     }
-    let f = &mut f;
+    read_document(&mut f, Strictness::Checked)
+}
+
+/// Reads a metadata document without refusing it for what [`parse_metadata`] refuses, for a
+/// report on the server (as [`audit`](super::audit::audit) makes), never for talking to it:
+/// the issuer is not compared with anything, and a field whose value cannot be used (a
+/// plain-`http` endpoint, a number where a list belongs) stays in
+/// [`extra`](ServerMetadata::extra) as sent, its typed field empty.
+///
+/// Only a document without a string `issuer` or a usable `token_endpoint` is an error:
+/// [`ServerMetadata`] cannot be made without them.
+///
+/// ```
+/// use authflow::protocol::discovery::read_metadata_lenient;
+/// let doc = serde_json::json!({
+///     "issuer": "https://as.example",
+///     "token_endpoint": "https://as.example/token",
+///     "revocation_endpoint": "http://as.example/revoke",
+/// });
+/// let serde_json::Value::Object(doc) = doc else { unreachable!() };
+/// let meta = read_metadata_lenient(doc).unwrap();
+/// assert!(meta.revocation_endpoint.is_none());
+/// assert_eq!(meta.extra["revocation_endpoint"], "http://as.example/revoke");
+/// ```
+pub fn read_metadata_lenient(
+    mut document: Map<String, Value>,
+) -> Result<ServerMetadata, DiscoveryError> {
+    read_document(&mut document, Strictness::Lenient)
+}
+
+/// What to do with a value of a typed field that cannot be used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// Refuse the document ([`parse_metadata`]), except for the fields authflow only
+    /// reports on.
+    Checked,
+    /// Leave the value in `extra` ([`read_metadata_lenient`]).
+    Lenient,
+}
+
+/// The typed fields out of `f`; what is left becomes `extra`.
+fn read_document(
+    f: &mut Map<String, Value>,
+    strictness: Strictness,
+) -> Result<ServerMetadata, DiscoveryError> {
+    let issuer = match f.remove("issuer") {
+        None | Some(Value::Null) => return Err(DiscoveryError::MissingField("issuer")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(invalid("issuer", "must be a string")),
+    };
+    let token_endpoint = take(f, "token_endpoint", Strictness::Checked, endpoint)?
+        .ok_or(DiscoveryError::MissingField("token_endpoint"))?;
+    let s = strictness;
+    // Fields authflow only reports on: a wrong shape never refuses the document.
+    let l = Strictness::Lenient;
     Ok(ServerMetadata {
         issuer,
-        authorization_endpoint: endpoint(f, "authorization_endpoint")?,
-        token_endpoint: endpoint(f, "token_endpoint")?
-            .ok_or(DiscoveryError::MissingField("token_endpoint"))?,
-        jwks_uri: endpoint(f, "jwks_uri")?,
-        registration_endpoint: endpoint(f, "registration_endpoint")?,
-        scopes_supported: list(f, "scopes_supported")?,
-        response_types_supported: list(f, "response_types_supported")?,
-        response_modes_supported: list(f, "response_modes_supported")?,
-        grant_types_supported: list(f, "grant_types_supported")?,
-        token_endpoint_auth_methods_supported: list(f, "token_endpoint_auth_methods_supported")?,
-        code_challenge_methods_supported: list(f, "code_challenge_methods_supported")?,
-        revocation_endpoint: endpoint(f, "revocation_endpoint")?,
-        introspection_endpoint: endpoint(f, "introspection_endpoint")?,
-        userinfo_endpoint: endpoint(f, "userinfo_endpoint")?,
-        device_authorization_endpoint: endpoint(f, "device_authorization_endpoint")?,
-        pushed_authorization_request_endpoint: endpoint(
+        authorization_endpoint: take(f, "authorization_endpoint", s, endpoint)?,
+        token_endpoint,
+        jwks_uri: take(f, "jwks_uri", s, endpoint)?,
+        registration_endpoint: take(f, "registration_endpoint", s, endpoint)?,
+        scopes_supported: take(f, "scopes_supported", s, list)?,
+        response_types_supported: take(f, "response_types_supported", s, list)?,
+        response_modes_supported: take(f, "response_modes_supported", s, list)?,
+        grant_types_supported: take(f, "grant_types_supported", s, list)?,
+        token_endpoint_auth_methods_supported: take(
+            f,
+            "token_endpoint_auth_methods_supported",
+            s,
+            list,
+        )?,
+        code_challenge_methods_supported: take(f, "code_challenge_methods_supported", s, list)?,
+        revocation_endpoint: take(f, "revocation_endpoint", s, endpoint)?,
+        introspection_endpoint: take(f, "introspection_endpoint", s, endpoint)?,
+        userinfo_endpoint: take(f, "userinfo_endpoint", s, endpoint)?,
+        device_authorization_endpoint: take(f, "device_authorization_endpoint", s, endpoint)?,
+        pushed_authorization_request_endpoint: take(
             f,
             "pushed_authorization_request_endpoint",
+            s,
+            endpoint,
         )?,
-        end_session_endpoint: endpoint(f, "end_session_endpoint")?,
-        authorization_response_iss_parameter_supported: flag(
+        end_session_endpoint: take(f, "end_session_endpoint", s, endpoint)?,
+        authorization_response_iss_parameter_supported: take(
             f,
             "authorization_response_iss_parameter_supported",
+            s,
+            flag,
+        )?
+        .unwrap_or(false),
+        id_token_signing_alg_values_supported: take(
+            f,
+            "id_token_signing_alg_values_supported",
+            s,
+            list,
         )?,
-        id_token_signing_alg_values_supported: list(f, "id_token_signing_alg_values_supported")?,
-        dpop_signing_alg_values_supported: list(f, "dpop_signing_alg_values_supported")?,
-        subject_types_supported: list(f, "subject_types_supported")?,
+        dpop_signing_alg_values_supported: take(f, "dpop_signing_alg_values_supported", s, list)?,
+        subject_types_supported: take(f, "subject_types_supported", s, list)?,
+        require_pushed_authorization_requests: take(
+            f,
+            "require_pushed_authorization_requests",
+            l,
+            flag,
+        )?
+        .unwrap_or(false),
+        request_parameter_supported: take(f, "request_parameter_supported", l, flag)?,
+        request_object_signing_alg_values_supported: take(
+            f,
+            "request_object_signing_alg_values_supported",
+            l,
+            list,
+        )?,
+        require_signed_request_object: take(f, "require_signed_request_object", l, flag)?
+            .unwrap_or(false),
+        token_endpoint_auth_signing_alg_values_supported: take(
+            f,
+            "token_endpoint_auth_signing_alg_values_supported",
+            l,
+            list,
+        )?,
+        tls_client_certificate_bound_access_tokens: take(
+            f,
+            "tls_client_certificate_bound_access_tokens",
+            l,
+            flag,
+        )?
+        .unwrap_or(false),
         extra: std::mem::take(f),
     })
 }
@@ -304,347 +430,67 @@ fn invalid(field: &'static str, reason: &'static str) -> DiscoveryError {
     DiscoveryError::InvalidField { field, reason }
 }
 
-/// An endpoint field; `null` and `""` count as absent (some servers send them).
-fn endpoint(
+/// Takes `field` out of `f` and reads it; `null` counts as absent. A value `read` refuses
+/// is an error, or, when lenient, goes back into `f` (so into `extra`) as sent.
+fn take<T>(
     f: &mut Map<String, Value>,
     field: &'static str,
-) -> Result<Option<EndpointUrl>, DiscoveryError> {
-    match f.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => EndpointUrl::new(&s)
+    strictness: Strictness,
+    read: fn(&'static str, &Value) -> Result<Option<T>, DiscoveryError>,
+) -> Result<Option<T>, DiscoveryError> {
+    let Some(value) = f.remove(field) else {
+        return Ok(None);
+    };
+    match read(field, &value) {
+        Ok(v) => Ok(v),
+        Err(_) if strictness == Strictness::Lenient => {
+            f.insert(field.to_owned(), value);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An endpoint field; `null` and `""` count as absent (some servers send them).
+fn endpoint(field: &'static str, v: &Value) -> Result<Option<EndpointUrl>, DiscoveryError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => EndpointUrl::new(s)
             .map(Some)
             .map_err(|source| DiscoveryError::InvalidEndpoint { field, source }),
-        Some(_) => Err(invalid(field, "must be a URL string")),
+        _ => Err(invalid(field, "must be a URL string")),
     }
 }
 
 /// A list of strings; a lone space-separated string is read as its parts.
-fn list(
-    f: &mut Map<String, Value>,
-    field: &'static str,
-) -> Result<Option<Vec<String>>, DiscoveryError> {
-    match f.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .into_iter()
+fn list(field: &'static str, v: &Value) -> Result<Option<Vec<String>>, DiscoveryError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .iter()
             .map(|v| match v {
-                Value::String(s) => Ok(s),
+                Value::String(s) => Ok(s.clone()),
                 _ => Err(invalid(field, "must be an array of strings")),
             })
             .collect::<Result<_, _>>()
             .map(Some),
-        Some(Value::String(s)) => Ok(Some(s.split_whitespace().map(str::to_owned).collect())),
-        Some(_) => Err(invalid(field, "must be an array of strings")),
+        Value::String(s) => Ok(Some(s.split_whitespace().map(str::to_owned).collect())),
+        _ => Err(invalid(field, "must be an array of strings")),
     }
 }
 
-/// A boolean, or leniently `"true"` / `"false"`; absent means false.
-fn flag(f: &mut Map<String, Value>, field: &'static str) -> Result<bool, DiscoveryError> {
-    match f.remove(field) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
-        Some(_) => Err(invalid(field, "must be true or false")),
+/// A boolean, or leniently `"true"` / `"false"`.
+fn flag(field: &'static str, v: &Value) -> Result<Option<bool>, DiscoveryError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        _ => Err(invalid(field, "must be true or false")),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use http::header;
-
-    fn issuer() -> IssuerUrl {
-        IssuerUrl::new("https://server.example.com").unwrap()
-    }
-
-    fn resp(status: u16, ct: &str, body: &str) -> Response<Bytes> {
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, ct)
-            .body(Bytes::from(body.to_owned()))
-            .unwrap()
-    }
-
-    fn json(body: &str) -> Response<Bytes> {
-        resp(200, "application/json", body)
-    }
-
-    /// RFC 8414 §3.2's example, plus fields from OIDC Discovery and RFC 9207.
-    const RFC8414_EXAMPLE: &str = r#"{
-        "issuer": "https://server.example.com",
-        "authorization_endpoint": "https://server.example.com/authorize",
-        "token_endpoint": "https://server.example.com/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
-        "userinfo_endpoint": "https://server.example.com/userinfo",
-        "jwks_uri": "https://server.example.com/jwks.json",
-        "registration_endpoint": "https://server.example.com/register",
-        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
-        "response_types_supported": ["code", "code token"],
-        "service_documentation": "http://server.example.com/service_documentation.html",
-        "ui_locales_supported": ["en-US", "en-GB", "fr-FR"],
-        "code_challenge_methods_supported": ["S256"],
-        "authorization_response_iss_parameter_supported": true,
-        "revocation_endpoint": "https://server.example.com/revoke",
-        "introspection_endpoint": "https://server.example.com/introspect",
-        "end_session_endpoint": null
-    }"#;
-
-    #[test]
-    fn parses_rfc8414_example() {
-        let m = parse_metadata(&json(RFC8414_EXAMPLE), &issuer()).unwrap();
-        assert_eq!(m.issuer, "https://server.example.com");
-        assert_eq!(
-            m.token_endpoint.as_str(),
-            "https://server.example.com/token"
-        );
-        assert_eq!(
-            m.authorization_endpoint.as_ref().unwrap().as_str(),
-            "https://server.example.com/authorize"
-        );
-        assert_eq!(
-            m.revocation_endpoint.as_ref().unwrap().as_str(),
-            "https://server.example.com/revoke"
-        );
-        assert!(m.end_session_endpoint.is_none());
-        assert!(m.authorization_response_iss_parameter_supported);
-        assert!(m.supports_pkce_s256());
-        assert!(m.supports_auth_method("private_key_jwt"));
-        assert!(!m.supports_auth_method("client_secret_post"));
-        assert_eq!(m.scopes_supported.as_ref().unwrap().len(), 6);
-        // A plain-http documentation link is not an endpoint: kept as an extra, unchecked.
-        assert!(m.extra.contains_key("service_documentation"));
-        assert!(m.extra.contains_key("ui_locales_supported"));
-        assert!(
-            !m.extra.contains_key("issuer"),
-            "known fields are not repeated"
-        );
-    }
-
-    #[test]
-    fn issuer_mismatch_is_refused_and_says_what_to_do() {
-        let body = RFC8414_EXAMPLE.replace(
-            r#""issuer": "https://server.example.com""#,
-            r#""issuer": "https://evil.example""#,
-        );
-        let e = parse_metadata(&json(&body), &issuer()).unwrap_err();
-        assert!(
-            matches!(&e, DiscoveryError::IssuerMismatch { expected, found }
-                if expected == "https://server.example.com" && found == "https://evil.example"),
-            "{e:?}"
-        );
-        let msg = e.to_string();
-        assert!(
-            msg.contains("https://evil.example") && msg.contains("configure"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn issuer_is_compared_after_normalisation_only() {
-        let slash = RFC8414_EXAMPLE.replace(
-            r#""issuer": "https://server.example.com""#,
-            r#""issuer": "https://server.example.com/""#,
-        );
-        assert!(parse_metadata(&json(&slash), &issuer()).is_ok());
-        let tenant = IssuerUrl::new("https://server.example.com/t1").unwrap();
-        assert!(matches!(
-            parse_metadata(&json(RFC8414_EXAMPLE), &tenant),
-            Err(DiscoveryError::IssuerMismatch { .. })
-        ));
-    }
-
-    #[test]
-    fn issuer_control_characters_do_not_reach_the_terminal() {
-        let body =
-            r#"{"issuer":"https://x.example/\u001b[31m","token_endpoint":"https://x.example/t"}"#;
-        let e = parse_metadata(&json(body), &issuer()).unwrap_err();
-        assert!(!e.to_string().contains('\u{1b}'), "{e}");
-    }
-
-    #[test]
-    fn missing_issuer_and_token_endpoint_are_named() {
-        let e =
-            parse_metadata(&json(r#"{"token_endpoint":"https://x/t"}"#), &issuer()).unwrap_err();
-        assert_eq!(e, DiscoveryError::MissingField("issuer"));
-        let e = parse_metadata(
-            &json(r#"{"issuer":"https://server.example.com","authorization_endpoint":"https://server.example.com/a"}"#),
-            &issuer(),
-        )
-        .unwrap_err();
-        assert_eq!(e, DiscoveryError::MissingField("token_endpoint"));
-        assert!(e.to_string().contains("token_endpoint"), "{e}");
-    }
-
-    #[test]
-    fn client_credentials_only_server_has_no_authorization_endpoint() {
-        let m = parse_metadata(
-            &json(r#"{"issuer":"https://server.example.com","token_endpoint":"https://server.example.com/t","grant_types_supported":["client_credentials"]}"#),
-            &issuer(),
-        )
-        .unwrap();
-        assert!(m.authorization_endpoint.is_none());
-        assert!(m.supports_grant("client_credentials"));
-        assert!(!m.supports_grant("authorization_code"));
-    }
-
-    #[test]
-    fn plain_http_endpoint_is_an_error_naming_the_field() {
-        let body = RFC8414_EXAMPLE.replace(
-            "https://server.example.com/userinfo",
-            "http://server.example.com/userinfo",
-        );
-        let e = parse_metadata(&json(&body), &issuer()).unwrap_err();
-        assert!(
-            matches!(
-                &e,
-                DiscoveryError::InvalidEndpoint {
-                    field: "userinfo_endpoint",
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
-        let msg = e.to_string();
-        assert!(
-            msg.contains("userinfo_endpoint") && msg.contains("https"),
-            "{msg}"
-        );
-        assert!(std::error::Error::source(&e).is_some());
-    }
-
-    #[test]
-    fn loopback_server_may_use_http() {
-        let i = IssuerUrl::new("http://127.0.0.1:8080").unwrap();
-        let m = parse_metadata(
-            &json(r#"{"issuer":"http://127.0.0.1:8080","token_endpoint":"http://127.0.0.1:8080/token"}"#),
-            &i,
-        )
-        .unwrap();
-        assert_eq!(m.token_endpoint.as_str(), "http://127.0.0.1:8080/token");
-    }
-
-    #[test]
-    fn rfc8414_defaults_when_lists_are_absent() {
-        let m = ServerMetadata::new(&issuer(), EndpointUrl::new("https://a.example/t").unwrap());
-        assert!(m.supports_auth_method("client_secret_basic"));
-        assert!(!m.supports_auth_method("client_secret_post"));
-        assert!(m.supports_grant("authorization_code"));
-        assert!(m.supports_grant("implicit"));
-        assert!(!m.supports_grant("refresh_token"));
-        assert!(!m.supports_pkce_s256());
-        assert!(!m.authorization_response_iss_parameter_supported);
-    }
-
-    #[test]
-    fn lenient_shapes_are_accepted() {
-        let m = parse_metadata(
-            &json(
-                r#"{"issuer":"https://server.example.com","token_endpoint":"https://server.example.com/t",
-                "code_challenge_methods_supported":"plain S256",
-                "authorization_response_iss_parameter_supported":"true",
-                "registration_endpoint":""}"#,
-            ),
-            &issuer(),
-        )
-        .unwrap();
-        assert!(m.supports_pkce_s256());
-        assert!(m.authorization_response_iss_parameter_supported);
-        assert!(m.registration_endpoint.is_none());
-    }
-
-    #[test]
-    fn wrong_types_name_the_field() {
-        for (body, field) in [
-            (r#"{"issuer":1}"#, "issuer"),
-            (
-                r#"{"issuer":"https://server.example.com","token_endpoint":["x"]}"#,
-                "token_endpoint",
-            ),
-            (
-                r#"{"issuer":"https://server.example.com","token_endpoint":"https://server.example.com/t","scopes_supported":[1]}"#,
-                "scopes_supported",
-            ),
-            (
-                r#"{"issuer":"https://server.example.com","token_endpoint":"https://server.example.com/t","authorization_response_iss_parameter_supported":1}"#,
-                "authorization_response_iss_parameter_supported",
-            ),
-        ] {
-            let e = parse_metadata(&json(body), &issuer()).unwrap_err();
-            assert!(
-                matches!(&e, DiscoveryError::InvalidField { field: f, .. } if *f == field),
-                "{body}: {e:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn response_problems_pass_through() {
-        let e = parse_metadata(&resp(404, "text/html", "<h1>nope</h1>"), &issuer()).unwrap_err();
-        assert!(e.is_not_found(), "{e:?}");
-        let e = parse_metadata(
-            &resp(200, "application/x-www-form-urlencoded", "issuer=x"),
-            &issuer(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DiscoveryError::Response(ResponseError::ContentType { .. })
-            ),
-            "{e:?}"
-        );
-        assert!(!e.is_not_found());
-        let e = parse_metadata(&json("[1]"), &issuer()).unwrap_err();
-        assert!(matches!(
-            e,
-            DiscoveryError::Response(ResponseError::Malformed { .. })
-        ));
-    }
-
-    #[test]
-    fn serde_round_trip_keeps_everything() {
-        let m = parse_metadata(&json(RFC8414_EXAMPLE), &issuer()).unwrap();
-        let text = serde_json::to_string(&m).unwrap();
-        let back: ServerMetadata = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, m);
-        assert!(
-            !text.contains("end_session_endpoint"),
-            "absent fields stay absent"
-        );
-        // The cache path still refuses plain-http endpoints.
-        let bad = text.replace(
-            "https://server.example.com/token",
-            "http://server.example.com/token",
-        );
-        assert!(serde_json::from_str::<ServerMetadata>(&bad).is_err());
-    }
-
-    #[test]
-    fn well_known_urls() {
-        let i = IssuerUrl::new("https://as.example/realms/dev").unwrap();
-        assert_eq!(
-            oauth_metadata_url(&i).as_str(),
-            "https://as.example/.well-known/oauth-authorization-server/realms/dev"
-        );
-        assert_eq!(
-            openid_configuration_url(&i).as_str(),
-            "https://as.example/realms/dev/.well-known/openid-configuration"
-        );
-    }
-
-    #[test]
-    fn request_is_a_json_get_and_refuses_plain_http() {
-        let url = Url::parse("https://as.example/.well-known/openid-configuration").unwrap();
-        let req = metadata_request(&url).unwrap();
-        assert_eq!(req.method(), http::Method::GET);
-        assert_eq!(req.uri(), url.as_str());
-        assert_eq!(req.headers()[header::ACCEPT], "application/json");
-        assert!(req.body().is_empty());
-        let e = metadata_request(&Url::parse("http://as.example/x").unwrap()).unwrap_err();
-        assert!(matches!(e, BuildError::Url { .. }), "{e:?}");
-        assert!(metadata_request(&Url::parse("http://localhost:9/x").unwrap()).is_ok());
-    }
-}
+#[path = "discovery_tests.rs"]
+mod tests;

@@ -45,6 +45,20 @@ impl OAuthError {
         self.error == code
     }
 
+    /// The `error` code as a typed value; the `error` field keeps the server's string.
+    ///
+    /// ```
+    /// use authflow::protocol::error::{OAuthError, OAuthErrorCode};
+    /// use http::StatusCode;
+    ///
+    /// let e = OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant");
+    /// assert_eq!(e.code(), OAuthErrorCode::InvalidGrant);
+    /// assert_eq!(e.error, "invalid_grant");
+    /// ```
+    pub fn code(&self) -> OAuthErrorCode {
+        OAuthErrorCode::parse(&self.error)
+    }
+
     /// Reads `error`, `error_description`, `error_uri` from a parsed body, if `error` is there.
     pub(crate) fn from_fields(status: StatusCode, fields: &Map<String, Value>) -> Option<Self> {
         let error = text_field(fields.get("error")?)?;
@@ -58,27 +72,7 @@ impl OAuthError {
 
     /// A hint for well-known codes: what the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
-        Some(match self.error.as_str() {
-            "invalid_client" => {
-                "check the client id and its credentials (secret or key), and that the client authentication method is the one registered (basic, post, private_key_jwt, client_secret_jwt)"
-            }
-            "invalid_grant" => {
-                "the code or refresh token is invalid, expired, already used or was issued to another client or redirect URI; log in again"
-            }
-            "invalid_scope" => "ask only for scopes the client is allowed to request",
-            "unauthorized_client" => "this client is not allowed to use this grant type",
-            "unsupported_grant_type" => "the server does not support this grant type",
-            "access_denied" => "the user or the server declined the request",
-            "invalid_token" => "the access token is invalid or expired; refresh it or log in again",
-            "insufficient_scope" => "the token lacks a scope this request needs",
-            "invalid_dpop_proof" => {
-                "the server refused the DPoP proof (key, algorithm, clock or URL); check the system clock"
-            }
-            "invalid_request_object" => {
-                "the server refused the signed request object: check the client key registered there and its algorithm"
-            }
-            _ => return None,
-        })
+        self.code().hint()
     }
 }
 
@@ -126,6 +120,231 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+/// The registered OAuth error codes (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009,
+/// RFC 7591 §3.2.2, RFC 8628 §3.5, RFC 8707, RFC 9101, RFC 9126, RFC 9396, RFC 9449,
+/// RFC 9470, OpenID Connect Core §3.1.2.6), and [`Other`](Self::Other) for the rest.
+///
+/// [`parse`](Self::parse) never yields `Other` for a code that has its own variant, so a
+/// `match` on the variants sees every registered code; matching `Other("...")` for a
+/// registered code never succeeds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    /// `invalid_request`.
+    InvalidRequest,
+    /// `invalid_client`: the client's authentication failed.
+    InvalidClient,
+    /// `invalid_grant`: the code or refresh token is dead.
+    InvalidGrant,
+    /// `unauthorized_client`.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// `unsupported_response_type`.
+    UnsupportedResponseType,
+    /// `invalid_scope`.
+    InvalidScope,
+    /// `access_denied`: the user or the server declined.
+    AccessDenied,
+    /// `server_error`.
+    ServerError,
+    /// `temporarily_unavailable`.
+    TemporarilyUnavailable,
+    /// `invalid_token` (RFC 6750).
+    InvalidToken,
+    /// `insufficient_scope` (RFC 6750).
+    InsufficientScope,
+    /// `unsupported_token_type` (RFC 7009).
+    UnsupportedTokenType,
+    /// `authorization_pending` (RFC 8628): poll again.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628): poll again, 5 s later.
+    SlowDown,
+    /// `expired_token` (RFC 8628): the device code expired.
+    ExpiredToken,
+    /// `invalid_target` (RFC 8707).
+    InvalidTarget,
+    /// `invalid_request_uri` (RFC 9101, RFC 9126).
+    InvalidRequestUri,
+    /// `invalid_request_object` (RFC 9101).
+    InvalidRequestObject,
+    /// `invalid_dpop_proof` (RFC 9449).
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8): retry with the server's nonce.
+    UseDpopNonce,
+    /// `interaction_required` (OpenID Connect).
+    InteractionRequired,
+    /// `login_required` (OpenID Connect).
+    LoginRequired,
+    /// `consent_required` (OpenID Connect).
+    ConsentRequired,
+    /// `account_selection_required` (OpenID Connect).
+    AccountSelectionRequired,
+    /// `request_not_supported` (OpenID Connect).
+    RequestNotSupported,
+    /// `request_uri_not_supported` (OpenID Connect).
+    RequestUriNotSupported,
+    /// `registration_not_supported` (OpenID Connect).
+    RegistrationNotSupported,
+    /// `invalid_redirect_uri` (RFC 7591).
+    InvalidRedirectUri,
+    /// `invalid_client_metadata` (RFC 7591).
+    InvalidClientMetadata,
+    /// `invalid_software_statement` (RFC 7591).
+    InvalidSoftwareStatement,
+    /// `unapproved_software_statement` (RFC 7591).
+    UnapprovedSoftwareStatement,
+    /// `insufficient_user_authentication` (RFC 9470): authenticate again, more strongly.
+    InsufficientUserAuthentication,
+    /// `invalid_authorization_details` (RFC 9396).
+    InvalidAuthorizationDetails,
+    /// Any other code, as the server sent it.
+    Other(String),
+}
+
+/// Every code with its own variant, and its wire form.
+const CODES: [(OAuthErrorCode, &str); 34] = [
+    (OAuthErrorCode::InvalidRequest, "invalid_request"),
+    (OAuthErrorCode::InvalidClient, "invalid_client"),
+    (OAuthErrorCode::InvalidGrant, "invalid_grant"),
+    (OAuthErrorCode::UnauthorizedClient, "unauthorized_client"),
+    (
+        OAuthErrorCode::UnsupportedGrantType,
+        "unsupported_grant_type",
+    ),
+    (
+        OAuthErrorCode::UnsupportedResponseType,
+        "unsupported_response_type",
+    ),
+    (OAuthErrorCode::InvalidScope, "invalid_scope"),
+    (OAuthErrorCode::AccessDenied, "access_denied"),
+    (OAuthErrorCode::ServerError, "server_error"),
+    (
+        OAuthErrorCode::TemporarilyUnavailable,
+        "temporarily_unavailable",
+    ),
+    (OAuthErrorCode::InvalidToken, "invalid_token"),
+    (OAuthErrorCode::InsufficientScope, "insufficient_scope"),
+    (
+        OAuthErrorCode::UnsupportedTokenType,
+        "unsupported_token_type",
+    ),
+    (
+        OAuthErrorCode::AuthorizationPending,
+        "authorization_pending",
+    ),
+    (OAuthErrorCode::SlowDown, "slow_down"),
+    (OAuthErrorCode::ExpiredToken, "expired_token"),
+    (OAuthErrorCode::InvalidTarget, "invalid_target"),
+    (OAuthErrorCode::InvalidRequestUri, "invalid_request_uri"),
+    (
+        OAuthErrorCode::InvalidRequestObject,
+        "invalid_request_object",
+    ),
+    (OAuthErrorCode::InvalidDpopProof, "invalid_dpop_proof"),
+    (OAuthErrorCode::UseDpopNonce, "use_dpop_nonce"),
+    (OAuthErrorCode::InteractionRequired, "interaction_required"),
+    (OAuthErrorCode::LoginRequired, "login_required"),
+    (OAuthErrorCode::ConsentRequired, "consent_required"),
+    (
+        OAuthErrorCode::AccountSelectionRequired,
+        "account_selection_required",
+    ),
+    (OAuthErrorCode::RequestNotSupported, "request_not_supported"),
+    (
+        OAuthErrorCode::RequestUriNotSupported,
+        "request_uri_not_supported",
+    ),
+    (
+        OAuthErrorCode::RegistrationNotSupported,
+        "registration_not_supported",
+    ),
+    (OAuthErrorCode::InvalidRedirectUri, "invalid_redirect_uri"),
+    (
+        OAuthErrorCode::InvalidClientMetadata,
+        "invalid_client_metadata",
+    ),
+    (
+        OAuthErrorCode::InvalidSoftwareStatement,
+        "invalid_software_statement",
+    ),
+    (
+        OAuthErrorCode::UnapprovedSoftwareStatement,
+        "unapproved_software_statement",
+    ),
+    (
+        OAuthErrorCode::InsufficientUserAuthentication,
+        "insufficient_user_authentication",
+    ),
+    (
+        OAuthErrorCode::InvalidAuthorizationDetails,
+        "invalid_authorization_details",
+    ),
+];
+
+impl OAuthErrorCode {
+    /// The code for an `error` value; unknown codes become [`Other`](Self::Other).
+    /// Codes are compared exactly (RFC 6749 §5.2 defines them in lower case).
+    pub fn parse(code: &str) -> Self {
+        CODES
+            .iter()
+            .find(|(_, wire)| *wire == code)
+            .map(|(c, _)| c.clone())
+            .unwrap_or_else(|| Self::Other(code.to_owned()))
+    }
+
+    /// The code as sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Other(s) => s,
+            known => CODES
+                .iter()
+                .find(|(c, _)| c == known)
+                .map_or("", |(_, wire)| wire),
+        }
+    }
+
+    /// What the user can do about this code, for the well-known ones.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::InvalidClient => {
+                "check the client id and its credentials (secret or key), and that the client authentication method is the one registered (basic, post, private_key_jwt, client_secret_jwt)"
+            }
+            Self::InvalidGrant => {
+                "the code or refresh token is invalid, expired, already used or was issued to another client or redirect URI; log in again"
+            }
+            Self::InvalidScope => "ask only for scopes the client is allowed to request",
+            Self::UnauthorizedClient => "this client is not allowed to use this grant type",
+            Self::UnsupportedGrantType => "the server does not support this grant type",
+            Self::AccessDenied => "the user or the server declined the request",
+            Self::InvalidToken => {
+                "the access token is invalid or expired; refresh it or log in again"
+            }
+            Self::InsufficientScope => "the token lacks a scope this request needs",
+            Self::ExpiredToken => "the device code expired before it was approved; start again",
+            Self::InvalidDpopProof => {
+                "the server refused the DPoP proof (key, algorithm, clock or URL); check the system clock"
+            }
+            Self::InvalidRequestObject => {
+                "the server refused the signed request object: check the client key registered there and its algorithm"
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl From<&str> for OAuthErrorCode {
+    fn from(code: &str) -> Self {
+        Self::parse(code)
+    }
+}
+
+impl fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&clean(self.as_str(), 100))
+    }
+}
 
 /// What was wrong with a server's response.
 ///
@@ -219,5 +438,33 @@ mod tests {
         let e = OAuthError::from_fields(StatusCode::OK, &fields).unwrap();
         assert_eq!(e.error, "x\u{1b}[31m", "fields stay intact");
         assert!(!e.to_string().contains('\u{1b}'), "display is neutralised");
+    }
+
+    #[test]
+    fn every_registered_code_round_trips_and_others_stay_intact() {
+        for (code, wire) in &CODES {
+            assert_eq!(&OAuthErrorCode::parse(wire), code, "{wire}");
+            assert_eq!(code.as_str(), *wire);
+            assert_eq!(code.to_string(), *wire);
+        }
+        let e = OAuthError::new(StatusCode::BAD_REQUEST, "use_dpop_nonce");
+        assert_eq!(e.code(), OAuthErrorCode::UseDpopNonce);
+        let e = OAuthError::new(StatusCode::BAD_REQUEST, "vendor_specific");
+        assert_eq!(e.code(), OAuthErrorCode::Other("vendor_specific".into()));
+        assert_eq!(e.code().as_str(), "vendor_specific");
+        // Exact comparison: a code in other case is not the registered one.
+        assert!(matches!(
+            OAuthErrorCode::parse("Invalid_Grant"),
+            OAuthErrorCode::Other(_)
+        ));
+        assert_eq!(OAuthErrorCode::from("slow_down"), OAuthErrorCode::SlowDown);
+    }
+
+    #[test]
+    fn hints_follow_the_code() {
+        let e = OAuthError::new(StatusCode::BAD_REQUEST, "expired_token");
+        assert!(e.to_string().contains("start again"), "{e}");
+        assert!(OAuthErrorCode::InvalidGrant.hint().is_some());
+        assert!(OAuthErrorCode::Other("x".into()).hint().is_none());
     }
 }

@@ -5,11 +5,14 @@
 //! through [`RandomSource`](crate::random::RandomSource), so every rule is a plain unit test.
 
 pub mod access_token;
+pub mod as_discovery;
+pub mod audit;
 pub mod authorization;
 mod body;
 pub mod callback;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod client_id_metadata;
 pub mod device;
 pub mod discovery;
 pub mod dpop;
@@ -19,7 +22,9 @@ pub mod id_token;
 pub mod introspection;
 mod jws;
 pub mod par;
+pub mod registration;
 pub mod request_object;
+pub mod resource_metadata;
 pub mod revocation;
 pub mod token_request;
 pub mod token_response;
@@ -31,7 +36,7 @@ pub use body::MAX_RESPONSE_BYTES;
 pub use callback::CallbackError;
 pub use client_auth::{ClientAuthentication, Credentials};
 pub use discovery::{DiscoveryError, ServerMetadata};
-pub use error::{OAuthError, ResponseError};
+pub use error::{OAuthError, OAuthErrorCode, ResponseError};
 pub use introspection::IntrospectionResponse;
 pub use revocation::TokenTypeHint;
 pub use token_request::{Grant, TokenRequest};

@@ -25,7 +25,7 @@ pub fn userinfo_request(
 }
 
 /// Parses a JSON userinfo response; `sub` is required. A Bearer challenge on a 401/403
-/// becomes an [`OAuthError`] with its `error` and description.
+/// becomes an [`OAuthError`](super::OAuthError) with its `error` and description.
 pub fn parse_userinfo(resp: &Response<Bytes>) -> Result<Map<String, Value>, ResponseError> {
     if !resp.status().is_success()
         && let Some(c) = bearer_error(resp.headers())

@@ -238,7 +238,7 @@ impl AuthorizedClient {
                     required: Some(required),
                     description,
                     response,
-                }) if self.source.can_step_up() => {
+                }) if self.source.can_step_up() && challenged(&response) => {
                     // Rare, and boxed so that the common path's future stays small.
                     Box::pin(async {
                         match self.source.step_up(&required, &tokens.access_token).await? {
@@ -313,7 +313,7 @@ impl AuthorizedClient {
                     required: Some(required),
                     description,
                     response,
-                }) => {
+                }) if challenged(&response) => {
                     Box::pin(async {
                         let fresh = self.source.step_up(&required, &tokens.access_token).await?;
                         match (fresh, again) {
@@ -493,6 +493,13 @@ pub(super) fn bare_rejection() -> BearerError {
         realm: None,
         resource_metadata: None,
     }
+}
+
+/// Whether a `403` said `insufficient_scope` in `WWW-Authenticate` (RFC 6750 §3), the
+/// only form that starts a step-up: a JSON body is the resource's content, not a protocol
+/// message.
+fn challenged(resp: &Response<Bytes>) -> bool {
+    scope_challenge(resp.status(), resp.headers()).is_some()
 }
 
 /// The `insufficient_scope` challenge of a `403`, if its `WWW-Authenticate` has one.

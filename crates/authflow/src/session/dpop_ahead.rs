@@ -2,8 +2,8 @@
 //! the next proof signed ahead of time.
 //!
 //! A proof costs a signature (10–30 µs), as much as a whole loopback request. When a
-//! request repeats the previous one's method, URL, token and nonce (polling, paging with
-//! a body, a hot endpoint), the proof for the next such request is signed on a blocking
+//! request repeats the previous one's method, URL (query included), token and nonce
+//! (polling, a hot endpoint), the proof for the next such request is signed on a blocking
 //! thread while this one is on the wire, and taken when it comes. A proof signed ahead is
 //! used once and only within [`MAX_AGE`] of its `iat`; requests that vary their URL never
 //! start one, so they sign nothing twice.
@@ -88,7 +88,9 @@ impl DpopState {
             let mut ahead = self.lock();
             let covered = ahead.key.as_ref().is_some_and(|k| k.covers(req, &nonce));
             if !covered {
+                // Requests moved on: a task signing for the old key stops at its next proof.
                 ahead.ready.clear();
+                ahead.key = None;
             }
             while ahead
                 .ready
@@ -145,13 +147,15 @@ impl DpopState {
     /// Fills `ready` up to [`DEPTH`] on a blocking thread, one proof at a time so the
     /// first is there as soon as it is made; stops when requests moved on to another key.
     fn sign_ahead(self: &Arc<Self>, tokens: Arc<TokenSet>, key: Arc<ProofKey>) {
-        let this = Arc::clone(self);
+        // Clears `signing` however the task ends: done, a panicking external signer, or
+        // never run because the runtime is shutting down (the closure is then dropped).
+        let flag = SigningFlag(Arc::clone(self));
         tokio::task::spawn_blocking(move || {
             loop {
                 // Taken before signing: the proof's `iat` is no older than this.
                 let made = Instant::now();
                 let signed = sign(&tokens, &key.method, &key.url, key.nonce.as_deref());
-                let mut ahead = this.lock();
+                let mut ahead = flag.0.lock();
                 let current = ahead.key.as_ref().is_some_and(|k| Arc::ptr_eq(k, &key));
                 let ok = signed.is_ok();
                 if let (Ok(proof), true) = (signed, current) {
@@ -159,11 +163,19 @@ impl DpopState {
                 }
                 // A failure stops here: the request path signs (and reports) on its own.
                 if !ok || !current || ahead.ready.len() >= DEPTH {
-                    ahead.signing = false;
                     return;
                 }
             }
         });
+    }
+}
+
+/// Owned by a signing task; dropping it says no task is signing.
+struct SigningFlag(Arc<DpopState>);
+
+impl Drop for SigningFlag {
+    fn drop(&mut self) {
+        self.0.lock().signing = false;
     }
 }
 
@@ -328,6 +340,20 @@ mod tests {
             TokenSet::new(AccessToken::new("at-1").unwrap()).with_dpop(tokens.dpop.clone()),
         );
         assert_ne!(proof(&state, &other, "GET", &a), stale);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn signing_ahead_stops_when_requests_move_on() {
+        let (state, tokens) = (Arc::new(DpopState::default()), tokens());
+        let (a, b) = (url("https://api.example/a"), url("https://api.example/b"));
+        proof(&state, &tokens, "GET", &a);
+        proof(&state, &tokens, "GET", &a);
+        assert!(state.ahead.lock().unwrap().signing);
+        proof(&state, &tokens, "GET", &b);
+        wait_idle(&state).await;
+        // Nothing was kept for A after B came, and B alone started nothing.
+        let ahead = state.ahead.lock().unwrap();
+        assert!(ahead.ready.is_empty() && ahead.key.is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -136,7 +136,7 @@ impl BearerMiddleware {
             return check_scope(resp).await;
         };
         if fresh.is_dpop_bound() {
-            return Box::pin(self.handle_dpop(*retry, fresh, extensions, next)).await;
+            return Box::pin(self.handle_dpop(*retry, fresh, false, extensions, next)).await;
         }
         retry.headers_mut().insert(
             header::AUTHORIZATION,
@@ -186,6 +186,7 @@ impl BearerMiddleware {
         &self,
         req: Request,
         tokens: Arc<TokenSet>,
+        may_step_up: bool,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
@@ -203,6 +204,11 @@ impl BearerMiddleware {
                 .map_err(fail)?
             {
                 Step::Retry => {}
+                Step::Done if may_step_up && resp.status() == StatusCode::FORBIDDEN => {
+                    let tokens = attempts.tokens().clone();
+                    let again = pending.map(Box::new);
+                    return Box::pin(self.forbidden(resp, again, &tokens, extensions, next)).await;
+                }
                 Step::Done => return check_scope(resp).await,
                 Step::Rejected(challenge) => return Err(token_rejected(resp, challenge).await),
             }
@@ -231,7 +237,7 @@ impl Middleware for BearerMiddleware {
             .map_err(|e| fail(e.into()))?
             .into_arc();
         if tokens.is_dpop_bound() {
-            return Box::pin(self.handle_dpop(req, tokens, extensions, next)).await;
+            return Box::pin(self.handle_dpop(req, tokens, true, extensions, next)).await;
         }
         // Boxed: this future is allocated for every request, and with a second request
         // inline it grows past 1 KiB, where glibc's malloc leaves its per-thread cache.

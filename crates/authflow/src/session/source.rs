@@ -42,8 +42,11 @@ struct Inner {
     store: Option<Arc<dyn TokenStore>>,
     skew: Option<Duration>,
     step_up: Option<Arc<dyn StepUp>>,
-    /// One step-up at a time: each may open a browser.
-    stepping_up: tokio::sync::Mutex<()>,
+    /// The scopes a step-up may ask for; `None`: any a resource names.
+    step_up_within: Option<Scope>,
+    /// One step-up at a time (each may open a browser), and the scopes a step-up asked for
+    /// and did not get: not asked for again by this source.
+    stepping_up: tokio::sync::Mutex<Scope>,
     inflight: Mutex<Option<watch::Receiver<Outcome>>>,
     /// After a transient failure, no new attempt before this time (ms since the epoch)
     /// while the current token is still valid.
@@ -68,6 +71,7 @@ pub struct TokenSourceBuilder {
     store: Option<Arc<dyn TokenStore>>,
     skew: Option<Duration>,
     step_up: Option<Arc<dyn StepUp>>,
+    step_up_within: Option<Scope>,
 }
 
 impl TokenSourceBuilder {
@@ -75,6 +79,14 @@ impl TokenSourceBuilder {
     /// (see [`StepUp`]). Without it, that answer is an error for the caller.
     pub fn step_up(mut self, step_up: impl StepUp) -> Self {
         self.step_up = Some(Arc::new(step_up));
+        self
+    }
+
+    /// Limits step-up to these scopes (say, the resource's RFC 9728 `scopes_supported`, or
+    /// what the application is registered for): a resource that asks for another is
+    /// answered with the `insufficient_scope` error, and no new authorization is started.
+    pub fn step_up_within(mut self, allowed: Scope) -> Self {
+        self.step_up_within = Some(allowed);
         self
     }
 
@@ -118,7 +130,8 @@ impl TokenSourceBuilder {
                 store: self.store,
                 skew: self.skew,
                 step_up: self.step_up,
-                stepping_up: tokio::sync::Mutex::new(()),
+                step_up_within: self.step_up_within,
+                stepping_up: tokio::sync::Mutex::new(Scope::empty()),
                 inflight: Mutex::new(None),
                 retry_after_ms: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
@@ -136,6 +149,7 @@ impl TokenSource {
             store: None,
             skew: None,
             step_up: None,
+            step_up_within: None,
         }
     }
 
@@ -196,8 +210,11 @@ impl TokenSource {
     /// Call after a resource answered `403 insufficient_scope` naming `required` to the
     /// token `used`: new tokens for the union of the current scope and `required`, saved
     /// to the store, one step-up at a time (a caller that waited gets the set another
-    /// stepped up to). `None` when a step-up cannot help: no [`StepUp`] was given, or the
-    /// current tokens were granted `required` already and the resource refuses anyway.
+    /// stepped up to). `None` when a step-up cannot help: no [`StepUp`] was given;
+    /// `required` is empty, outside [`step_up_within`](TokenSourceBuilder::step_up_within),
+    /// or was asked for before and not granted; or the current tokens were granted
+    /// `required` already and the resource refuses anyway. New tokens that still lack
+    /// `required` are kept (they are the newest), and `None` is returned.
     pub async fn step_up(
         &self,
         required: &Scope,
@@ -206,21 +223,51 @@ impl TokenSource {
         let Some(step_up) = &self.inner.step_up else {
             return Ok(None);
         };
-        let _one = self.inner.stepping_up.lock().await;
+        if required.is_empty()
+            || self
+                .inner
+                .step_up_within
+                .as_ref()
+                .is_some_and(|allowed| !required.is_subset_of(allowed))
+        {
+            return Ok(None);
+        }
+        let mut refused = self.inner.stepping_up.lock().await;
         let current = self.inner.current.load_full();
         let granted = current.as_ref().and_then(|c| c.scope.as_ref());
         if granted.is_some_and(|g| required.is_subset_of(g)) {
             // Stepped up by another caller meanwhile, or the resource wants more than scope.
             return Ok(current.filter(|c| &c.access_token != used));
         }
+        if required.iter().all(|t| refused.contains(t.as_str())) {
+            return Ok(None);
+        }
         let scope = union(granted, required);
         tracing::debug!(%scope, "resource answered insufficient_scope; stepping up");
         let fresh = Arc::new(step_up.step_up(current.as_deref(), &scope).await?);
         if let Some(store) = &self.inner.store {
             let _lock = store.lock().await?;
+            // The store is the truth: another process logged out meanwhile.
+            if store.load().await?.is_none() && current.is_some() {
+                self.inner.current.store(None);
+                return Err(SessionError::LoginRequired(
+                    "logged out while stepping up".into(),
+                ));
+            }
             store.save(&fresh).await?;
         }
         self.inner.current.store(Some(fresh.clone()));
+        let got = fresh
+            .scope
+            .as_ref()
+            .is_none_or(|g| required.is_subset_of(g));
+        if !got {
+            tracing::warn!(%required, "the step-up did not grant the scope the resource asked for");
+            for t in required.iter() {
+                refused.insert(t.clone());
+            }
+            return Ok(None);
+        }
         Ok(Some(fresh))
     }
 
