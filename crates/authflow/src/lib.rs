@@ -39,9 +39,7 @@ pub mod types;
 // The types most programs name, at the root (as reqwest does); the module paths stay.
 #[cfg(feature = "reqwest")]
 pub use client::ReqwestClient;
-pub use client::{
-    EndpointKind, Error, HttpClient, HttpError, Login, OAuthClient, OAuthClientBuilder,
-};
+pub use client::{EndpointKind, Error, HttpClient, HttpError, OAuthClient, OAuthClientBuilder};
 #[cfg(feature = "flow")]
 pub use flow::{FlowError, LoopbackListener};
 pub use protocol::discovery::ServerMetadata;
@@ -51,7 +49,7 @@ pub use protocol::{
     AuthorizationRequest, CallbackError, Credentials, PendingAuthorization, TokenResponse,
 };
 pub use session::{
-    AuthorizedClient, AuthorizedError, SessionError, TokenSet, TokenSource, TokenStore,
+    AuthorizedClient, AuthorizedError, Login, SessionError, TokenSet, TokenSource, TokenStore,
 };
 pub use types::{
     AccessToken, Assertion, AuthorizationCode, ClientId, ClientSecret, CsrfState, DeviceCode,

@@ -2,8 +2,9 @@
 
 use std::io::IsTerminal as _;
 
-use authflow::client::{Login, OAuthClient};
+use authflow::client::OAuthClient;
 use authflow::flow::open_browser;
+use authflow::session::Login;
 
 use super::login::{LoginArgs, spinner};
 use crate::context::Ctx;

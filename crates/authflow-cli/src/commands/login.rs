@@ -2,8 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use authflow::client::{Login, OAuthClient};
+use authflow::client::OAuthClient;
 use authflow::flow::{ListenerOptions, LoopbackListener, open_browser};
+use authflow::session::Login;
 use authflow::session::TokenStore as _;
 use authflow::types::RedirectUri;
 use clap::Args;

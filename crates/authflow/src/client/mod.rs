@@ -19,14 +19,13 @@
 //!    without `jwks_uri` is an error ([`Error::MissingEndpoint`] with
 //!    [`EndpointKind::Jwks`]), never a reason to skip the check.
 //! 5. When `openid` was requested, an ID token is required ([`Error::MissingIdToken`]).
-//! 6. The result, a [`Login`], holds the [`TokenSet`](crate::session::TokenSet) (granted
+//! 6. The result, a [`Login`](crate::session::Login), holds the [`TokenSet`](crate::session::TokenSet) (granted
 //!    scope defaulting to the requested one, bound to the client's DPoP key when it has
 //!    one) and the verified claims.
 
 mod device;
 mod error;
 mod http;
-mod login;
 mod oauth_client;
 mod oidc;
 #[cfg(feature = "reqwest")]
@@ -35,7 +34,6 @@ mod resource_discovery;
 
 pub use error::{EndpointKind, Error};
 pub use http::{BoxFuture, HttpClient, HttpError};
-pub use login::Login;
 pub use oauth_client::{Endpoints, OAuthClient, OAuthClientBuilder, ensure_secure_url};
 #[cfg(feature = "reqwest")]
 pub(crate) use reqwest_client::copy_request;

@@ -15,6 +15,7 @@ mod error;
 mod file_store;
 #[cfg(feature = "keyring")]
 mod keyring_store;
+mod login;
 #[cfg(feature = "reqwest-middleware")]
 mod middleware;
 mod provider;
@@ -28,6 +29,7 @@ mod token_set;
 
 pub use authorized::{AuthorizedClient, AuthorizedError, DEFAULT_MAX_RESOURCE_BODY, bearer_header};
 pub use error::SessionError;
+pub use login::Login;
 pub use provider::{
     ClientCredentialsProvider, RefreshTokenProvider, TokenProvider, refresh_token_set,
 };

@@ -1,15 +1,15 @@
 //! Finishing a login: one path from the redirect (or a token response) to verified tokens,
-//! by the rules in [the module documentation](super#finishing-a-login).
+//! by the rules in [finishing a login](crate::client#finishing-a-login). It lives with the
+//! sessions because its result is a [`TokenSet`]: the client layer stays below them.
 
 use std::time::SystemTime;
 
 use url::Url;
 
-use super::error::{EndpointKind, Error};
-use super::oauth_client::OAuthClient;
+use super::TokenSet;
+use crate::client::{EndpointKind, Error, OAuthClient};
 use crate::protocol::id_token::IdTokenClaims;
 use crate::protocol::{PendingAuthorization, TokenResponse};
-use crate::session::TokenSet;
 use crate::types::{AuthorizationCode, Nonce, Scope};
 
 /// The scope value that makes a request an OpenID Connect one.
@@ -19,7 +19,7 @@ const OPENID: &str = "openid";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Login {
-    /// The tokens, ready for a [`TokenStore`](crate::session::TokenStore).
+    /// The tokens, ready for a [`TokenStore`](super::TokenStore).
     pub tokens: TokenSet,
     /// The verified ID token claims; `None` only when no ID token came and `openid` was
     /// not requested.
