@@ -3,10 +3,8 @@
 
 use std::time::SystemTime;
 
-use authflow::client::{BoxFuture, OAuthClient};
-use authflow::protocol::Grant;
-use authflow::session::{SessionError, TokenProvider, TokenSet, refresh_token_set};
-use authflow::types::ResourceIndicator;
+use authflow::client::BoxFuture;
+use authflow::session::{SessionError, TokenProvider, TokenSet, refresh_token_set_for};
 
 use crate::context::Ctx;
 
@@ -25,36 +23,9 @@ impl TokenProvider for LazyRefresh {
                 .0
                 .resources()
                 .map_err(|e| SessionError::Internal(e.message))?;
-            if resources.is_empty() {
-                return refresh_token_set(&client, current).await;
-            }
-            refresh_for_resources(&client, current, &resources).await
+            refresh_token_set_for(&client, current, &resources).await
         })
     }
-}
-
-/// [`refresh_token_set`] with RFC 8707 `resource` on the refresh request, which the
-/// library's refresh does not send: a token for a resource stays for that resource.
-async fn refresh_for_resources(
-    client: &OAuthClient,
-    current: Option<&TokenSet>,
-    resources: &[ResourceIndicator],
-) -> Result<TokenSet, SessionError> {
-    let current = current.ok_or_else(|| SessionError::LoginRequired("not logged in".into()))?;
-    let refresh_token = current.refresh_token.clone().ok_or_else(|| {
-        SessionError::LoginRequired("the token expired and there is no refresh token".into())
-    })?;
-    let dpop = current.dpop.as_ref().or(client.dpop());
-    let grant = Grant::RefreshToken {
-        refresh_token,
-        scope: None,
-    };
-    let resp = client.request_token_with(&grant, resources, dpop).await?;
-    let mut next = current.refreshed(&resp, SystemTime::now());
-    if next.dpop.is_none() {
-        next.dpop = dpop.cloned();
-    }
-    Ok(next)
 }
 
 /// Fetches with the client credentials grant.

@@ -32,6 +32,7 @@ pub use error::SessionError;
 pub use login::Login;
 pub use provider::{
     ClientCredentialsProvider, RefreshTokenProvider, TokenProvider, refresh_token_set,
+    refresh_token_set_for,
 };
 pub use source::{TokenSource, TokenSourceBuilder};
 pub use step_up::StepUp;

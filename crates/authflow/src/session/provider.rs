@@ -47,7 +47,11 @@ impl TokenProvider for RefreshTokenProvider {
         &'a self,
         current: Option<&'a TokenSet>,
     ) -> BoxFuture<'a, Result<TokenSet, SessionError>> {
-        Box::pin(refresh_for(&self.client, current, &self.resources))
+        Box::pin(refresh_token_set_for(
+            &self.client,
+            current,
+            &self.resources,
+        ))
     }
 }
 
@@ -58,10 +62,12 @@ pub async fn refresh_token_set(
     client: &OAuthClient,
     current: Option<&TokenSet>,
 ) -> Result<TokenSet, SessionError> {
-    refresh_for(client, current, &[]).await
+    refresh_token_set_for(client, current, &[]).await
 }
 
-async fn refresh_for(
+/// [`refresh_token_set`] with RFC 8707 `resource` indicators on the refresh request, so
+/// a token for a resource stays one for that resource.
+pub async fn refresh_token_set_for(
     client: &OAuthClient,
     current: Option<&TokenSet>,
     resources: &[ResourceIndicator],
